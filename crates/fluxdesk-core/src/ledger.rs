@@ -1,0 +1,580 @@
+//! The crash-safe task ledger: every paid PiAPI task, from "about to be sent" to "image saved".
+//!
+//! Why: a designer pays for every task. A crash, sleep or network drop between "task created" and
+//! "image saved" must neither lose the image nor pay twice. So a task is written with its full
+//! request *before* it is sent ([`Ledger::record`]), PiAPI's `task_id` is written *before* polling
+//! starts ([`Ledger::mark_submitted`]), and every start resumes what is unfinished.
+//!
+//! Lifecycle (`→` = allowed transition):
+//! ```text
+//! Queued → Submitting → Submitted → Running → Downloading → Saved
+//!    └──────────┴───────────┴──────────┴───────────┴──→ Failed | Cancelled | Abandoned
+//! ```
+//! Contract:
+//! - Transitions are checked in one `BEGIN IMMEDIATE` transaction, so two processes cannot both
+//!   take a task: [`Ledger::begin_submit`] is the one compare-and-set that allows a send.
+//! - Repeating a transition is a no-op (`mark_saved` twice is fine); moving an active task
+//!   backwards (e.g. `mark_running` on a downloading task) is a no-op; leaving a terminal state is an
+//!   [`Error::InvalidInput`] on field `state`, except the recoveries documented on
+//!   [`Ledger::mark_submitted`] and [`Ledger::reopen`]. `Saved` is never overwritten.
+//! - A task left in `Submitting` by a dead process may or may not exist on PiAPI: it is reported
+//!   by [`Ledger::uncertain`] and must never be resent silently.
+//! - [`Ledger::try_lease`] gives one process at a time the right to work a task. The runner holds a
+//!   lease from before `begin_submit` until the task ends, renewing it well before it expires.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Type;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use piapi::{ErrorCode, TaskRequest};
+
+use crate::db::{Db, from_ms, from_ms_opt, now_ms, to_ms};
+use crate::{Error, Result};
+
+/// Where a ledger task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub enum TaskState {
+    /// Recorded, not sent yet. Safe to send.
+    Queued,
+    /// The create request is (or was) in flight; PiAPI may or may not have the task.
+    Submitting,
+    /// PiAPI accepted it; `task_id` is known.
+    Submitted,
+    /// PiAPI reports it running.
+    Running,
+    /// PiAPI finished it; the image is being downloaded and saved.
+    Downloading,
+    /// Every image is in the gallery. Final.
+    Saved,
+    /// Ended with an error (`error_code`, `error_message`).
+    Failed,
+    /// Given up by the user (e.g. an uncertain or failed task they chose not to pursue).
+    Abandoned,
+    /// Cancelled by the user.
+    Cancelled,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 9] = [
+        TaskState::Queued,
+        TaskState::Submitting,
+        TaskState::Submitted,
+        TaskState::Running,
+        TaskState::Downloading,
+        TaskState::Saved,
+        TaskState::Failed,
+        TaskState::Abandoned,
+        TaskState::Cancelled,
+    ];
+
+    /// The stored (and serialised) name, e.g. `"submitting"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Queued => "queued",
+            TaskState::Submitting => "submitting",
+            TaskState::Submitted => "submitted",
+            TaskState::Running => "running",
+            TaskState::Downloading => "downloading",
+            TaskState::Saved => "saved",
+            TaskState::Failed => "failed",
+            TaskState::Abandoned => "abandoned",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses [`TaskState::as_str`] (case-insensitive).
+    pub fn parse(s: &str) -> Result<TaskState> {
+        let t = s.trim().to_ascii_lowercase();
+        Self::ALL.into_iter().find(|k| k.as_str() == t).ok_or_else(|| {
+            Error::invalid_input(
+                "state",
+                format!("unknown task state \"{s}\"; use queued, submitting, submitted, running, downloading, saved, failed, abandoned or cancelled"),
+            )
+        })
+    }
+
+    /// Saved, Failed, Abandoned and Cancelled: nothing more happens to the task by itself.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TaskState::Saved | TaskState::Failed | TaskState::Abandoned | TaskState::Cancelled)
+    }
+
+    /// Position along the happy path for the active states (terminal states: `None`).
+    fn rank(self) -> Option<u8> {
+        match self {
+            TaskState::Queued => Some(0),
+            TaskState::Submitting => Some(1),
+            TaskState::Submitted => Some(2),
+            TaskState::Running => Some(3),
+            TaskState::Downloading => Some(4),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TaskState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One ledger row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerTask {
+    pub id: i64,
+    /// Tasks created by one Generate click share a batch id.
+    pub batch_id: Option<String>,
+    /// The full request as it was (or will be) sent.
+    pub request: TaskRequest,
+    pub state: TaskState,
+    /// PiAPI's task id, once known.
+    pub task_id: Option<String>,
+    pub error_code: Option<ErrorCode>,
+    pub error_message: Option<String>,
+    pub estimated_cost_usd: f64,
+    /// PiAPI's `meta.usage.consume`, when reported.
+    pub consume: Option<u64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the task id became known.
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Gallery image ids of this task (by ledger id or by PiAPI task id), ascending.
+    pub image_ids: Vec<i64>,
+    /// The task this one retries, if any.
+    pub retry_of: Option<i64>,
+}
+
+/// The task ledger (cheap to clone; shares the [`Db`]).
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    db: Db,
+}
+
+const ACTIVE: [TaskState; 5] =
+    [TaskState::Queued, TaskState::Submitting, TaskState::Submitted, TaskState::Running, TaskState::Downloading];
+
+const SELECT: &str = "SELECT t.id, t.batch_id, t.request_json, t.state, t.task_id, t.error_code, t.error_message, \
+     t.estimated_cost_usd, t.consume, t.created_at, t.updated_at, t.submitted_at, t.started_at, t.finished_at, \
+     t.retry_of, \
+     (SELECT group_concat(i.id) FROM images i WHERE i.ledger_id = t.id \
+         OR (t.task_id IS NOT NULL AND i.task_id = t.task_id)) AS image_ids \
+     FROM tasks t";
+
+/// What a guarded transition found.
+enum Step {
+    /// The row was in an allowed state: apply the update.
+    Apply,
+    /// Already there, or a backward move between active states: nothing to do.
+    Noop,
+}
+
+impl Ledger {
+    pub fn new(db: Db) -> Self {
+        Ledger { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Records a task (state Queued) with its full request as JSON, before anything is sent.
+    pub fn record(&self, req: &TaskRequest, batch_id: Option<&str>, retry_of: Option<i64>) -> Result<i64> {
+        let json = serde_json::to_string(req).map_err(|e| Error::Internal(format!("encoding a request: {e}")))?;
+        let now = now_ms();
+        self.db.with(|c| {
+            c.query_row(
+                "INSERT INTO tasks (batch_id, request_json, model, task_type, state, estimated_cost_usd, \
+                     created_at, updated_at, retry_of) \
+                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?6, ?7) RETURNING id",
+                params![batch_id, json, req.model.id(), req.task_type.as_str(), req.estimated_cost_usd(), now, retry_of],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Atomically Queued → Submitting. `false` if it was not Queued (someone else took it, or it
+    /// was cancelled). [`Error::Missing`] if there is no such task.
+    pub fn begin_submit(&self, id: i64) -> Result<bool> {
+        let now = now_ms();
+        self.db.with_tx(|tx| {
+            let n = tx.execute(
+                "UPDATE tasks SET state = 'submitting', attempted_at = ?2, updated_at = ?2 \
+                 WHERE id = ?1 AND state = 'queued'",
+                params![id, now],
+            )?;
+            if n == 0 {
+                current_state(tx, id)?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    /// Submitting → Submitted with PiAPI's `task_id` (written BEFORE polling starts).
+    ///
+    /// Recoveries, because a create reply can arrive after another process gave up on it: a
+    /// Failed or Abandoned task without a task id becomes Submitted (its error cleared) since the
+    /// image is paid for and will arrive; a Cancelled one records the task id and stays Cancelled.
+    /// Repeating the call with the same task id is a no-op; a different one is an error.
+    pub fn mark_submitted(&self, id: i64, task_id: &str) -> Result<()> {
+        if task_id.trim().is_empty() {
+            return Err(Error::invalid_input("task_id", "PiAPI's task id is empty"));
+        }
+        let now = now_ms();
+        self.db.with_tx(|tx| {
+            let (state, existing): (TaskState, Option<String>) = tx
+                .query_row("SELECT state, task_id FROM tasks WHERE id = ?1", [id], |r| {
+                    Ok((state_from_sql(r, 0)?, r.get(1)?))
+                })
+                .optional()?
+                .ok_or_else(|| missing(id))?;
+            match existing {
+                Some(t) if t == task_id => return Ok(()),
+                Some(t) => {
+                    return Err(Error::invalid_input(
+                        "task_id",
+                        format!("task {id} already has PiAPI task id {t}; refusing to replace it with {task_id}"),
+                    ));
+                }
+                None => {}
+            }
+            let revive = match state {
+                TaskState::Submitting | TaskState::Failed | TaskState::Abandoned => true,
+                TaskState::Cancelled => false,
+                other => return Err(illegal(id, other, TaskState::Submitted)),
+            };
+            if revive {
+                tx.execute(
+                    "UPDATE tasks SET state = 'submitted', task_id = ?2, submitted_at = ?3, updated_at = ?3, \
+                         attempted_at = COALESCE(attempted_at, ?3), error_code = NULL, error_message = NULL, \
+                         finished_at = NULL \
+                     WHERE id = ?1",
+                    params![id, task_id, now],
+                )?;
+            } else {
+                tx.execute(
+                    "UPDATE tasks SET task_id = ?2, submitted_at = ?3, updated_at = ?3, \
+                         attempted_at = COALESCE(attempted_at, ?3) WHERE id = ?1",
+                    params![id, task_id, now],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Submitted → Running. `started_at` is PiAPI's `meta.started_at` (else now); an earlier value
+    /// is kept.
+    pub fn mark_running(&self, id: i64, started_at: Option<DateTime<Utc>>) -> Result<()> {
+        let now = now_ms();
+        let started = started_at.map(to_ms).unwrap_or(now);
+        self.transition(id, TaskState::Running, &[TaskState::Submitted], |tx| {
+            tx.execute(
+                "UPDATE tasks SET state = 'running', started_at = COALESCE(started_at, ?2), updated_at = ?3 \
+                 WHERE id = ?1",
+                params![id, started, now],
+            )
+        })
+    }
+
+    /// Submitted/Running → Downloading, recording PiAPI's `consume` when given.
+    pub fn mark_downloading(&self, id: i64, consume: Option<u64>) -> Result<()> {
+        let now = now_ms();
+        let consume = consume.map(|c| i64::try_from(c).unwrap_or(i64::MAX));
+        self.transition(id, TaskState::Downloading, &[TaskState::Submitted, TaskState::Running], |tx| {
+            tx.execute(
+                "UPDATE tasks SET state = 'downloading', consume = COALESCE(?2, consume), \
+                     started_at = COALESCE(started_at, ?3), updated_at = ?3 WHERE id = ?1",
+                params![id, consume, now],
+            )
+        })
+    }
+
+    /// Submitted/Running/Downloading → Saved (final).
+    pub fn mark_saved(&self, id: i64) -> Result<()> {
+        let now = now_ms();
+        let from = [TaskState::Submitted, TaskState::Running, TaskState::Downloading];
+        self.transition(id, TaskState::Saved, &from, |tx| {
+            tx.execute(
+                "UPDATE tasks SET state = 'saved', finished_at = ?2, updated_at = ?2, \
+                     error_code = NULL, error_message = NULL WHERE id = ?1",
+                params![id, now],
+            )
+        })
+    }
+
+    /// Any active state → Failed with a code and message. Failing a Failed task again replaces the
+    /// code and message. A Saved, Cancelled or Abandoned task cannot fail.
+    pub fn mark_failed(&self, id: i64, code: ErrorCode, message: &str) -> Result<()> {
+        let now = now_ms();
+        let code = error_code_str(code);
+        let mut from = ACTIVE.to_vec();
+        from.push(TaskState::Failed);
+        self.transition(id, TaskState::Failed, &from, |tx| {
+            tx.execute(
+                "UPDATE tasks SET state = 'failed', error_code = ?2, error_message = ?3, finished_at = ?4, \
+                     updated_at = ?4 WHERE id = ?1",
+                params![id, code, message, now],
+            )
+        })
+    }
+
+    /// Any active state → Cancelled.
+    pub fn mark_cancelled(&self, id: i64) -> Result<()> {
+        let now = now_ms();
+        self.transition(id, TaskState::Cancelled, &ACTIVE, |tx| {
+            tx.execute(
+                "UPDATE tasks SET state = 'cancelled', finished_at = ?2, updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )
+        })
+    }
+
+    /// Any active state, or Failed → Abandoned (the user gave up on it).
+    pub fn mark_abandoned(&self, id: i64) -> Result<()> {
+        let now = now_ms();
+        let mut from = ACTIVE.to_vec();
+        from.push(TaskState::Failed);
+        self.transition(id, TaskState::Abandoned, &from, |tx| {
+            tx.execute(
+                "UPDATE tasks SET state = 'abandoned', finished_at = ?2, updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )
+        })
+    }
+
+    /// Failed/Abandoned/Cancelled task **with a task id** → Submitted, so the next resume polls and
+    /// downloads it again without paying again (e.g. after a timeout or a failed download).
+    /// [`Error::InvalidInput`] if the task has no task id (it was never created on PiAPI, or that
+    /// is unknown: retry it as a new task instead).
+    pub fn reopen(&self, id: i64) -> Result<()> {
+        let now = now_ms();
+        self.db.with_tx(|tx| {
+            let (state, task_id): (TaskState, Option<String>) = tx
+                .query_row("SELECT state, task_id FROM tasks WHERE id = ?1", [id], |r| {
+                    Ok((state_from_sql(r, 0)?, r.get(1)?))
+                })
+                .optional()?
+                .ok_or_else(|| missing(id))?;
+            if task_id.is_none() {
+                return Err(Error::invalid_input(
+                    "task_id",
+                    format!("task {id} has no PiAPI task id, so there is nothing to resume; retry it instead"),
+                ));
+            }
+            match state {
+                TaskState::Failed | TaskState::Abandoned | TaskState::Cancelled => {
+                    tx.execute(
+                        "UPDATE tasks SET state = 'submitted', error_code = NULL, error_message = NULL, \
+                             finished_at = NULL, updated_at = ?2 WHERE id = ?1",
+                        params![id, now],
+                    )?;
+                    Ok(())
+                }
+                s if s.rank().is_some() => Ok(()),
+                other => Err(illegal(id, other, TaskState::Submitted)),
+            }
+        })
+    }
+
+    /// One task. [`Error::Missing`] if absent.
+    pub fn get(&self, id: i64) -> Result<LedgerTask> {
+        self.db
+            .with(|c| c.query_row(&format!("{SELECT} WHERE t.id = ?1"), [id], task_from_row).optional())?
+            .ok_or_else(|| missing(id))
+    }
+
+    /// The task with PiAPI task id `task_id`, if recorded.
+    pub fn find_by_task_id(&self, task_id: &str) -> Result<Option<LedgerTask>> {
+        self.db.with(|c| c.query_row(&format!("{SELECT} WHERE t.task_id = ?1"), [task_id], task_from_row).optional())
+    }
+
+    /// The newest `limit` tasks, newest first, with their image ids.
+    pub fn list_recent(&self, limit: u32) -> Result<Vec<LedgerTask>> {
+        self.query(&format!("{SELECT} ORDER BY t.id DESC LIMIT ?1"), params![limit])
+    }
+
+    /// The tasks of one batch, oldest first.
+    pub fn list_batch(&self, batch_id: &str) -> Result<Vec<LedgerTask>> {
+        self.query(&format!("{SELECT} WHERE t.batch_id = ?1 ORDER BY t.id"), params![batch_id])
+    }
+
+    /// Tasks with a task id that have not reached a terminal state (Submitted/Running/Downloading),
+    /// oldest first: resume these (after taking a lease).
+    pub fn resumable(&self) -> Result<Vec<LedgerTask>> {
+        self.query(
+            &format!(
+                "{SELECT} WHERE t.state IN ('submitted', 'running', 'downloading') AND t.task_id IS NOT NULL \
+                 ORDER BY t.id"
+            ),
+            params![],
+        )
+    }
+
+    /// Queued tasks never sent (safe to submit), oldest first.
+    pub fn queued(&self) -> Result<Vec<LedgerTask>> {
+        self.query(&format!("{SELECT} WHERE t.state = 'queued' ORDER BY t.id"), params![])
+    }
+
+    /// Tasks stuck in Submitting and not leased by a live process: it is unknown whether PiAPI
+    /// created them. The caller marks them Failed with [`ErrorCode::CreateUnknown`] (never
+    /// resubmits). A process that is submitting holds a lease, so its task is not listed.
+    pub fn uncertain(&self) -> Result<Vec<LedgerTask>> {
+        self.query(
+            &format!(
+                "{SELECT} WHERE t.state = 'submitting' AND (t.lease_until IS NULL OR t.lease_until < ?1) \
+                 ORDER BY t.id"
+            ),
+            params![now_ms()],
+        )
+    }
+
+    /// Cross-process lease so two processes never work the same task at once: claims task `id` for
+    /// `owner` (e.g. `"pid:1234:<random>"`) until now + `ttl`, if it is unleased, expired, or
+    /// already `owner`'s (which renews it). Returns whether `owner` now holds it.
+    /// [`Error::Missing`] if there is no such task.
+    pub fn try_lease(&self, id: i64, owner: &str, ttl: Duration) -> Result<bool> {
+        let now = now_ms();
+        let until = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        self.db.with_tx(|tx| {
+            let n = tx.execute(
+                "UPDATE tasks SET lease_owner = ?2, lease_until = ?3 \
+                 WHERE id = ?1 AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < ?4 \
+                     OR lease_owner = ?2)",
+                params![id, owner, until, now],
+            )?;
+            if n == 0 {
+                current_state(tx, id)?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    /// Gives up `owner`'s lease on `id` (no-op if `owner` does not hold it).
+    pub fn release(&self, id: i64, owner: &str) -> Result<()> {
+        self.db.with(|c| {
+            c.execute(
+                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",
+                params![id, owner],
+            )
+            .map(drop)
+        })
+    }
+
+    /// The estimated cost of every task sent since `since` that may have been charged: those with a
+    /// task id, plus those whose create may have reached PiAPI (Submitting, or failed with
+    /// [`ErrorCode::CreateUnknown`]). For daily budgets.
+    pub fn spent_since(&self, since: DateTime<Utc>) -> Result<f64> {
+        let create_unknown = error_code_str(ErrorCode::CreateUnknown);
+        self.db.with(|c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(estimated_cost_usd), 0.0) FROM tasks \
+                 WHERE attempted_at >= ?1 \
+                   AND (task_id IS NOT NULL OR state = 'submitting' OR error_code = ?2)",
+                params![to_ms(since), create_unknown],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    fn query(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<LedgerTask>> {
+        self.db.with(|c| c.prepare_cached(sql)?.query_map(params, task_from_row)?.collect())
+    }
+
+    /// Checks the current state and applies `update` when it is in `from`; see the module contract.
+    fn transition(
+        &self,
+        id: i64,
+        to: TaskState,
+        from: &[TaskState],
+        update: impl FnOnce(&Transaction) -> rusqlite::Result<usize>,
+    ) -> Result<()> {
+        self.db.with_tx(|tx| {
+            let state = current_state(tx, id)?;
+            let step = if from.contains(&state) {
+                Step::Apply
+            } else if state == to {
+                Step::Noop
+            } else {
+                match (state.rank(), to.rank()) {
+                    (Some(cur), Some(target)) if target < cur => Step::Noop,
+                    // Reaching a terminal state from a later active one (e.g. Running → Saved skips
+                    // Downloading) is covered by `from`; anything else is illegal.
+                    _ => return Err(illegal(id, state, to)),
+                }
+            };
+            if let Step::Apply = step {
+                update(tx)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn current_state(tx: &Transaction, id: i64) -> Result<TaskState> {
+    tx.query_row("SELECT state FROM tasks WHERE id = ?1", [id], |r| state_from_sql(r, 0))
+        .optional()?
+        .ok_or_else(|| missing(id))
+}
+
+fn missing(id: i64) -> Error {
+    Error::missing(format!("Task {id}"))
+}
+
+fn illegal(id: i64, from: TaskState, to: TaskState) -> Error {
+    Error::invalid_input("state", format!("task {id} is {from}; it cannot become {to}"))
+}
+
+/// The stored name of an error code: its serde name, e.g. `"CreateUnknown"`.
+fn error_code_str(code: ErrorCode) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{code:?}"),
+    }
+}
+
+fn error_code_from_str(s: &str) -> ErrorCode {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).unwrap_or(ErrorCode::Internal)
+}
+
+fn state_from_sql(r: &Row, idx: usize) -> rusqlite::Result<TaskState> {
+    let s: String = r.get(idx)?;
+    TaskState::parse(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e)))
+}
+
+fn task_from_row(r: &Row) -> rusqlite::Result<LedgerTask> {
+    let json: String = r.get(2)?;
+    let request: TaskRequest =
+        serde_json::from_str(&json).map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, Type::Text, Box::new(e)))?;
+    let error_code: Option<String> = r.get(5)?;
+    let consume: Option<i64> = r.get(8)?;
+    let image_ids: Option<String> = r.get(15)?;
+    let mut image_ids: Vec<i64> =
+        image_ids.as_deref().unwrap_or("").split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    image_ids.sort_unstable();
+    image_ids.dedup();
+    Ok(LedgerTask {
+        id: r.get(0)?,
+        batch_id: r.get(1)?,
+        request,
+        state: state_from_sql(r, 3)?,
+        task_id: r.get(4)?,
+        error_code: error_code.as_deref().map(error_code_from_str),
+        error_message: r.get(6)?,
+        estimated_cost_usd: r.get(7)?,
+        consume: consume.and_then(|c| u64::try_from(c).ok()),
+        created_at: from_ms(r.get(9)?, 9)?,
+        updated_at: from_ms(r.get(10)?, 10)?,
+        submitted_at: from_ms_opt(r.get(11)?, 11)?,
+        started_at: from_ms_opt(r.get(12)?, 12)?,
+        finished_at: from_ms_opt(r.get(13)?, 13)?,
+        retry_of: r.get(14)?,
+        image_ids,
+    })
+}

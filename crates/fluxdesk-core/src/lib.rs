@@ -1,0 +1,26 @@
+//! Fluxdesk's core: everything the desktop app and the CLI share, with no Tauri dependency.
+//!
+//! - [`paths`], [`settings`], [`secrets`]: where things live, what the user chose, where the key is.
+//! - [`db`], [`ledger`]: one SQLite file; the crash-safe task ledger that makes "never lose an image,
+//!   never pay twice" true.
+//! - [`gallery`], [`metadata`], [`thumbs`], [`files`]: the image folder, its index, PNG metadata,
+//!   thumbnails.
+//! - [`runner`], [`studio`]: the job runner (create → poll → download → save) and the facade the
+//!   shell and the CLI call.
+
+pub mod db;
+pub mod error;
+pub mod files;
+pub mod gallery;
+pub mod ledger;
+pub mod metadata;
+pub mod paths;
+pub mod runner;
+pub mod secrets;
+pub mod settings;
+pub mod studio;
+pub mod thumbs;
+pub mod views;
+
+pub use error::{Error, Result};
+pub use piapi::ErrorCode;

@@ -1,0 +1,69 @@
+//! The shell's managed state: the opened [`Studio`] (or why it could not be opened) and the one
+//! live job-event forwarder.
+//!
+//! Why: the window must appear even when the studio cannot open (a database from a newer
+//! Fluxdesk, an unwritable home folder…), so the UI can show the coded error instead of the app
+//! silently quitting. Every command therefore asks [`AppState::studio`], which hands out a cheap
+//! clone of the studio or that startup error.
+//!
+//! Contract: no lock here is held across an `.await`.
+
+use std::sync::Mutex;
+
+use fluxdesk_core::studio::Studio;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::IpcError;
+
+/// Managed with `app.manage(..)` during setup; commands take `State<'_, AppState>`.
+pub struct AppState {
+    studio: Result<Studio, IpcError>,
+    /// Cancels the forwarder started by the previous `watch_jobs` (a reloaded page subscribes
+    /// again; the old channel's callback no longer exists).
+    job_forwarder: Mutex<Option<CancellationToken>>,
+}
+
+impl AppState {
+    pub fn ready(studio: Studio) -> Self {
+        AppState { studio: Ok(studio), job_forwarder: Mutex::new(None) }
+    }
+
+    pub fn failed(error: IpcError) -> Self {
+        AppState { studio: Err(error), job_forwarder: Mutex::new(None) }
+    }
+
+    /// The studio (a cheap clone sharing all state), or the error that stopped it opening.
+    pub fn studio(&self) -> Result<Studio, IpcError> {
+        self.studio.clone()
+    }
+
+    /// The studio if it opened, for shutdown.
+    pub fn opened(&self) -> Option<&Studio> {
+        self.studio.as_ref().ok()
+    }
+
+    /// Registers a new job-event forwarder and cancels the previous one, if any. Returns the
+    /// token the new forwarder must watch.
+    pub fn replace_job_forwarder(&self) -> CancellationToken {
+        let token = CancellationToken::new();
+        let previous = self
+            .job_forwarder
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .replace(token.clone());
+        if let Some(previous) = previous {
+            previous.cancel();
+        }
+        token
+    }
+}
+
+/// Runs a synchronous (SQLite) studio call on the blocking pool, so a slow disk never stalls an
+/// async worker.
+pub async fn blocking<T, F>(studio: Studio, f: F) -> Result<T, IpcError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Studio) -> fluxdesk_core::Result<T> + Send + 'static,
+{
+    Ok(tokio::task::spawn_blocking(move || f(&studio)).await??)
+}

@@ -1,0 +1,132 @@
+// The UI's only door to the backend. Components and stores import `backend` from here and never touch
+// `@tauri-apps/*` (only ./tauri.ts does). At startup we pick the Tauri adapter when running inside the
+// Tauri webview (window.__TAURI_INTERNALS__ exists) and the in-memory mock otherwise (plain browser,
+// `npm run dev`, screenshots, tests).
+
+import type {
+  AccountView,
+  AppInfo,
+  GalleryQuery,
+  GenerateRequest,
+  ImagePage,
+  ImageView,
+  JobEvent,
+  JobView,
+  KeyStatus,
+  Settings,
+  SettingsView,
+} from "./types";
+import { BackendError } from "./errors";
+import { createTauriBackend } from "./tauri";
+import { createMockBackend, type MockOptions } from "./mock";
+
+export type * from "./types";
+export { BackendError };
+
+/**
+ * One typed async method per IPC command (team/IPC.md), plus three shell helpers that are not commands:
+ * `assetUrl`, `pickFolder`, `openExternal`/`revealPath`.
+ */
+export interface Backend {
+  /** "tauri" inside the desktop shell, "mock" in a plain browser or tests. */
+  readonly kind: "tauri" | "mock";
+
+  appInfo(): Promise<AppInfo>;
+  keyStatus(): Promise<KeyStatus>;
+  /** Stores the key in the OS keychain. The key never comes back. */
+  setKey(key: string): Promise<KeyStatus>;
+  deleteKey(): Promise<KeyStatus>;
+  getSettings(): Promise<SettingsView>;
+  updateSettings(settings: Settings): Promise<SettingsView>;
+  /** Call once at startup: returns the current jobs (newest first), then streams events to `onEvent`. */
+  watchJobs(onEvent: (event: JobEvent) => void): Promise<JobView[]>;
+  /** Returns ledger job ids, one per image. */
+  generate(request: GenerateRequest): Promise<number[]>;
+  cancelJob(jobId: number): Promise<void>;
+  /** Explicit new task(s) for a failed/cancelled job. */
+  retryJob(jobId: number): Promise<number[]>;
+  listJobs(): Promise<JobView[]>;
+  accountInfo(): Promise<AccountView>;
+  listImages(query: GalleryQuery): Promise<ImagePage>;
+  getImage(id: number): Promise<ImageView>;
+  setRating(ids: number[], rating: number): Promise<void>;
+  setFavourite(ids: number[], favourite: boolean): Promise<void>;
+  /** Moves the files to the OS trash. */
+  deleteImages(ids: number[]): Promise<void>;
+  /** Opens the file manager at the image file. */
+  revealImage(id: number): Promise<void>;
+
+  // ---- shell helpers (no IPC command) ----
+  /** A URL an <img> can load for a local file path (Tauri asset protocol; data: URLs in the mock). */
+  assetUrl(path: string): string;
+  /** Native folder picker; null when the user cancels. */
+  pickFolder(current: string | null): Promise<string | null>;
+  /** Opens an https URL in the default browser. */
+  openExternal(url: string): Promise<void>;
+  /** Opens the file manager at a folder (gallery folder "Reveal"). */
+  revealPath(path: string): Promise<void>;
+}
+
+declare global {
+  interface Window {
+    __TAURI_INTERNALS__?: unknown;
+    /** Options for the in-memory mock (set by the screenshot script via addInitScript). */
+    __FLUXDESK_MOCK__?: MockOptions;
+  }
+}
+
+function mockOptionsFromPage(): MockOptions {
+  const fromWindow = window.__FLUXDESK_MOCK__ ?? {};
+  const preset = new URLSearchParams(window.location.search).get("mock");
+  const base: MockOptions = preset === "empty" ? { seedGallery: 0, seedJobs: false } : { seedGallery: 24, seedJobs: true };
+  return { ...base, ...fromWindow };
+}
+
+function choose(): Backend {
+  if (typeof window === "undefined") return createMockBackend({ seedGallery: 0, seedJobs: false });
+  if (window.__TAURI_INTERNALS__) return createTauriBackend();
+  return createMockBackend(mockOptionsFromPage());
+}
+
+/** The backend every component and store uses. Reassigned only by `setBackend` (tests). */
+export let backend: Backend = choose();
+
+// ---- job event fan-out: one watchJobs subscription, many listeners ----
+
+export type JobEventListener = (event: JobEvent) => void;
+const listeners = new Set<JobEventListener>();
+let watching: Promise<JobView[]> | null = null;
+
+/** Subscribes to job events; returns the unsubscribe function. */
+export function onJobEvent(listener: JobEventListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Starts the single `watchJobs` stream (idempotent) and resolves with the snapshot. */
+export function startJobFeed(): Promise<JobView[]> {
+  if (!watching) {
+    watching = backend
+      .watchJobs((event) => {
+        for (const l of listeners) {
+          try {
+            l(event);
+          } catch (err) {
+            console.error("job event listener failed", err);
+          }
+        }
+      })
+      .catch((err: unknown) => {
+        watching = null;
+        throw BackendError.from(err);
+      });
+  }
+  return watching;
+}
+
+/** Swaps the backend (tests and the screenshot harness). Drops listeners and the job feed. */
+export function setBackend(next: Backend): void {
+  backend = next;
+  watching = null;
+  listeners.clear();
+}

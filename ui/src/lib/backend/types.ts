@@ -1,0 +1,156 @@
+// The IPC contract (team/IPC.md), TypeScript view. Hand-written for now; it will be replaced by
+// tauri-specta generated bindings that export the same names. Keep this file free of logic.
+
+export type ErrorCode =
+  | "InvalidInput"
+  | "Unauthorized"
+  | "InsufficientCredits"
+  | "RateLimited"
+  | "TaskFailed"
+  | "Cancelled"
+  | "Timeout"
+  | "CreateUnknown"
+  | "Network"
+  | "ServerError"
+  | "Protocol"
+  | "NotFound"
+  | "DownloadFailed"
+  | "InvalidImage"
+  | "Config"
+  | "NoApiKey"
+  | "KeychainUnavailable"
+  | "Storage"
+  | "DatabaseUnusable"
+  | "DiskFull"
+  | "Io"
+  | "Missing"
+  | "BudgetReached"
+  | "Internal";
+
+export type IpcError = { code: ErrorCode; message: string };
+
+export type Model = "Qubico/flux1-schnell" | "Qubico/flux1-dev" | "Qubico/flux1-dev-advanced";
+
+export type KeySource = "environment" | "keychain" | "none";
+export type KeyStatus = { source: KeySource; keychainAvailable: boolean; keychainError: string | null };
+
+export type Theme = "system" | "light" | "dark";
+
+export type Settings = {
+  baseUrl: string;
+  pollMaxAttempts: number;
+  pollIntervalMs: number;
+  galleryDir: string | null;
+  theme: Theme;
+  defaultModel: Model;
+  defaultWidth: number;
+  defaultHeight: number;
+  dailyBudgetUsd: number | null;
+};
+
+export type SettingsOverride = { field: string; env: string };
+
+export type SettingsView = {
+  settings: Settings;
+  overriddenBy: SettingsOverride[];
+  galleryDir: string;
+  dataDir: string;
+  demo: boolean;
+};
+
+export type AppInfo = { version: string; demo: boolean; keyStatus: KeyStatus; galleryDir: string };
+
+export type GenerateRequest = {
+  prompt: string;
+  negativePrompt: string | null;
+  model: Model;
+  width: number;
+  height: number;
+  steps: number | null;
+  guidance: number | null;
+  /** null = random */
+  seed: number | null;
+  /** 1..8 */
+  count: number;
+};
+
+export type JobState =
+  | "queued"
+  | "submitting"
+  | "submitted"
+  | "running"
+  | "downloading"
+  | "saved"
+  | "failed"
+  | "abandoned"
+  | "cancelled";
+
+export type ImageView = {
+  id: number;
+  path: string;
+  thumbPath: string | null;
+  prompt: string;
+  negativePrompt: string | null;
+  model: string | null;
+  taskType: string | null;
+  width: number;
+  height: number;
+  seed: number | null;
+  steps: number | null;
+  guidance: number | null;
+  taskId: string | null;
+  costUsd: number | null;
+  /** RFC 3339 */
+  createdAt: string;
+  favourite: boolean;
+  /** 0-5 */
+  rating: number;
+};
+
+export type JobView = {
+  id: number;
+  prompt: string;
+  model: Model;
+  width: number;
+  height: number;
+  state: JobState;
+  taskId: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  costUsd: number;
+  error: IpcError | null;
+  images: ImageView[];
+  typicalMs: number;
+};
+
+export type JobEvent =
+  | { kind: "queued"; jobId: number; job: JobView }
+  | { kind: "submitted"; jobId: number; taskId: string }
+  | { kind: "pending"; jobId: number }
+  | { kind: "processing"; jobId: number; elapsedMs: number; typicalMs: number }
+  | { kind: "downloading"; jobId: number; received: number; total: number | null }
+  | { kind: "saved"; jobId: number; image: ImageView }
+  | { kind: "failed"; jobId: number; code: ErrorCode; message: string }
+  | { kind: "cancelled"; jobId: number };
+
+export type AccountView = {
+  demo: boolean;
+  balanceUsd: number | null;
+  plan: string | null;
+  maxConcurrentTasks: number | null;
+};
+
+export type GallerySort = "newest" | "oldest" | "rating";
+
+export type GalleryQuery = {
+  text: string | null;
+  model: string | null;
+  minRating: number | null;
+  favouritesOnly: boolean;
+  sort: GallerySort;
+  limit: number;
+  cursor: string | null;
+};
+
+export type ImagePage = { items: ImageView[]; nextCursor: string | null; total: number };

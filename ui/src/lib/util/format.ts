@@ -1,0 +1,46 @@
+// Small formatting helpers (money, durations, dates) shared by screens.
+
+/** "$0.006", "$0.06", "$1.50": up to four decimals for sub-cent prices, never fewer than two. */
+export function money(usd: number | null | undefined): string {
+  if (usd == null || !Number.isFinite(usd)) return "—";
+  let s = usd.toFixed(4).replace(/0+$/, "");
+  const [int, dec = ""] = s.split(".");
+  s = `${Number(int).toLocaleString("en-US")}.${dec.padEnd(2, "0")}`;
+  return `$${s}`;
+}
+
+/** Balance-style money: always two decimals. */
+export function balance(usd: number | null | undefined): string {
+  if (usd == null || !Number.isFinite(usd)) return "—";
+  return `$${usd.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
+
+/** "4s", "1m 05s", "1h 02m". */
+export function duration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+export function dimensions(w: number, h: number): string {
+  return `${w} × ${h}`;
+}
+
+/** "Today 14:05", "Yesterday 09:12", "12 Nov 14:05", "12 Nov 2025". */
+export function when(iso: string, now = new Date()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const time = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const day = new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const today = new Date(now.getFullYear(), now.getMonth(), now.getDate()).getTime();
+  if (day === today) return `Today ${time}`;
+  if (today - day === 86_400_000) return `Yesterday ${time}`;
+  const sameYear = d.getFullYear() === now.getFullYear();
+  return d.toLocaleDateString(undefined, { day: "numeric", month: "short", year: sameYear ? undefined : "numeric" }) + (sameYear ? ` ${time}` : "");
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
