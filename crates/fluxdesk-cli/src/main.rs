@@ -83,7 +83,7 @@ struct GenerateArgs {
     /// Guidance scale, 1.5–5.
     #[arg(long)]
     guidance: Option<f32>,
-    /// Number of images, 1–8.
+    /// Number of images, 1–100 (each is one PiAPI task, run a few at a time).
     #[arg(long, short = 'n', default_value_t = 1)]
     count: u32,
     /// Use the bundled simulator: no key, no network, no cost.
@@ -151,7 +151,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("fluxdesk: {e} [{}]", output::code_name(e.code()));
-            ExitCode::FAILURE
+            // A bad argument value (size, model, prompt…) is a usage error, like clap's own.
+            if e.code() == fluxdesk_core::ErrorCode::InvalidInput { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
 }
@@ -219,12 +220,7 @@ async fn generate(args: GenerateArgs) -> Result<ExitCode, Error> {
     let studio = open_studio(if args.demo { DemoChoice::Force } else { DemoChoice::Off }).await?;
     let progress = output::Progress::start(&studio, std::io::stderr().is_terminal());
     // Finish what an earlier run left behind, alongside the new work.
-    let resume = {
-        let s = studio.clone();
-        tokio::spawn(async move { s.resume().await })
-    };
-    let outcomes = studio.generate_and_wait(req).await?;
-    let resumed = resume.await.ok().and_then(Result::ok);
+    let (outcomes, resumed) = studio.generate_and_wait(req, true).await?;
     progress.stop();
 
     let mut failures = 0;

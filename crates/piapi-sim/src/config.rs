@@ -93,7 +93,7 @@ pub struct Faults {
     /// The next N image downloads send the full length of bytes that do not decode as PNG.
     pub corrupt_downloads: u32,
     /// Tasks whose prompt contains this text end `failed`
-    /// ("Generation failed: content flagged by the simulator").
+    /// ("Generation failed: content flagged by the simulator"); matched when the task is created.
     pub fail_prompt: Option<String>,
     /// A create records (counts, charges) the task, then waits this long before answering.
     pub create_delay_ms: u64,

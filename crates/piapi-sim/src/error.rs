@@ -88,7 +88,8 @@ impl IntoResponse for ApiError {
         }
         let body = json!({ "code": status.as_u16(), "message": self.to_string(), "data": null });
         let mut resp = (status, axum::Json(body)).into_response();
-        if let Self::ConcurrencyLimit { retry_after_secs, .. } | Self::RateLimited { retry_after_secs } = self {
+        if let Self::ConcurrencyLimit { retry_after_secs, .. } | Self::RateLimited { retry_after_secs } = self
+        {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         resp

@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{Faults, SimConfig, SimStats, WireStyle};
 pub use error::ApiError;
-pub use render::{SOFTWARE as PNG_SOFTWARE, render_png};
+pub use render::{SOFTWARE as PNG_SOFTWARE, render_png, render_rgb};
 pub use request::Model;
 pub use wire::{FAIL_MESSAGE, ZERO_TIME};
 
@@ -97,11 +97,11 @@ impl SimHandle {
     /// waits for the server task to end.
     pub async fn shutdown(mut self) {
         drop(self.stop.take());
-        if let Some(mut server) = self.server.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err() {
-                tracing::warn!("piapi-sim: graceful shutdown timed out; aborting");
-                server.abort();
-            }
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await.is_err()
+        {
+            tracing::warn!("piapi-sim: graceful shutdown timed out; aborting");
+            server.abort();
         }
         tracing::debug!(addr = %self.shared.addr, "piapi-sim: stopped");
     }

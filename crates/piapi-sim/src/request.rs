@@ -105,9 +105,9 @@ fn opt_positive(input: &Map<String, Value>, key: &str) -> Result<Option<u32>, Ap
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
             Some(0) => Ok(None),
-            Some(n) => u32::try_from(n)
-                .map(Some)
-                .map_err(|_| bad(format!("input.{key} is too large (got {n})"))),
+            Some(n) => {
+                u32::try_from(n).map(Some).map_err(|_| bad(format!("input.{key} is too large (got {n})")))
+            }
             None => Err(bad(format!("input.{key} must be a positive integer (got {v})"))),
         },
     }
@@ -126,10 +126,7 @@ pub fn parse_create(body: &[u8]) -> Result<NewTask, ApiError> {
         _ => return Err(bad("model is required")),
     };
     let model = Model::from_id(model_id).ok_or_else(|| {
-        bad(format!(
-            "invalid model '{model_id}': expected one of {}",
-            Model::ALL.map(Model::id).join(", ")
-        ))
+        bad(format!("invalid model '{model_id}': expected one of {}", Model::ALL.map(Model::id).join(", ")))
     })?;
 
     let task_type = match root.get("task_type") {
@@ -223,8 +220,9 @@ mod tests {
 
     #[test]
     fn defaults_are_filled() {
-        let t = parse(json!({"model":"Qubico/flux1-schnell","task_type":"txt2img","input":{"prompt":"a cat"}}))
-            .expect("valid");
+        let t =
+            parse(json!({"model":"Qubico/flux1-schnell","task_type":"txt2img","input":{"prompt":"a cat"}}))
+                .expect("valid");
         assert_eq!((t.width, t.height, t.batch_size, t.seed), (1024, 1024, 1, None));
         assert_eq!(t.consume(), 15_000);
         assert_eq!(t.input["width"], 1024);

@@ -30,6 +30,8 @@ use crate::wire::{self, ACCOUNT_ID, ACCOUNT_NAME};
 
 /// Largest accepted upload after base64 decoding.
 pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
+/// Largest accepted request body (a base64 upload of `MAX_UPLOAD_BYTES` plus JSON overhead).
+pub const MAX_BODY_BYTES: usize = MAX_UPLOAD_BYTES * 4 / 3 + 64 * 1024;
 
 type AppState = State<Arc<Shared>>;
 
@@ -40,16 +42,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v1/task/{id}", get(get_task).delete(cancel_task))
         .route("/api/v1/task/{id}/cancel", post(cancel_task))
         .route("/account/info", get(account_info))
-        .route(
-            "/api/ephemeral_resource",
-            post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES * 4 / 3 + 64 * 1024)),
-        )
+        .route("/api/ephemeral_resource", post(upload))
         .route("/files/uploads/{id}", get(get_upload))
         .route("/files/{task_id}/{file}", get(download))
         .route("/_sim/stats", get(sim_stats))
         .route("/_sim/faults", put(put_faults).get(get_faults))
         .route("/_sim/health", get(health))
         .fallback(not_found)
+        // Room for base64 images in img2img/kontext inputs and uploads (axum's default is 2 MiB).
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
 }
 
@@ -146,7 +147,9 @@ fn create_locked(
 
 /// A 200 whose body is not JSON (claims to be, though), for `garbage_gets`.
 fn garbage_response(id: &str) -> Response {
-    let body = format!("{{\"code\":200,\"data\":{{\"task_id\":\"{id}\",\"status\":\"proc\u{0}<!-- upstream reset -->");
+    let body = format!(
+        "{{\"code\":200,\"data\":{{\"task_id\":\"{id}\",\"status\":\"proc\u{0}<!-- upstream reset -->"
+    );
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
@@ -261,8 +264,10 @@ async fn download(State(shared): AppState, Path((task_id, file)): Path<(String, 
     let png = match cached {
         Some(png) => png,
         None => {
-            let (prompt, seed, w, h) = (task.prompt.clone(), task.seed.wrapping_add(i64::from(n)), task.width, task.height);
-            let Ok(png) = tokio::task::spawn_blocking(move || Bytes::from(render_png(&prompt, seed, w, h))).await
+            let (prompt, seed, w, h) =
+                (task.prompt.clone(), task.seed.wrapping_add(i64::from(n)), task.width, task.height);
+            let Ok(png) =
+                tokio::task::spawn_blocking(move || Bytes::from(render_png(&prompt, seed, w, h))).await
             else {
                 return ApiError::Internal.into_response();
             };
@@ -324,7 +329,10 @@ async fn upload(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Res
             let url = format!("{}/files/uploads/{id}", shared.base_url);
             debug!(%id, bytes = bytes.len(), "piapi-sim: upload stored");
             shared.lock().add_upload(id, Upload { content_type, bytes });
-            json_response(StatusCode::OK, json!({ "code": 200, "message": "success", "data": { "url": url } }))
+            json_response(
+                StatusCode::OK,
+                json!({ "code": 200, "message": "success", "data": { "url": url } }),
+            )
         }
     }
 }

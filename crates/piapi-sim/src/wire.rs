@@ -83,7 +83,8 @@ fn output(task: &Task, phase: Phase, base_url: &str, style: WireStyle) -> Value 
 /// The `data` object of a task response at `now`.
 pub fn task_data(task: &Task, now: DateTime<Utc>, base_url: &str, style: WireStyle) -> Value {
     let phase = task.phase(now);
-    let started = matches!(phase, Phase::Processing | Phase::Completed | Phase::Failed).then(|| task.started_at());
+    let started =
+        matches!(phase, Phase::Processing | Phase::Completed | Phase::Failed).then(|| task.started_at());
     let ended = match phase {
         Phase::Completed | Phase::Failed => Some(task.ended_at()),
         Phase::Cancelled => task.cancelled_at,

@@ -1,0 +1,466 @@
+//! End-to-end tests of the `fluxdesk` binary against the real simulator over loopback, with a real
+//! SQLite database and real files in temporary folders. These are the acceptance tests:
+//! a killed batch resumes to exactly one image per task with no extra creates; a simulator that
+//! goes away and comes back; two resumers at once; rebuild from files; unusable databases.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use piapi_sim::{Faults, SimConfig, SimHandle, Simulator};
+
+struct Env {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    gallery: PathBuf,
+    cache: PathBuf,
+    base_url: Option<String>,
+    key: Option<String>,
+    extra: Vec<(String, String)>,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = dir.path().join("home");
+        let gallery = dir.path().join("My Gallery");
+        let cache = dir.path().join("cache");
+        Env { home, gallery, cache, _dir: dir, base_url: None, key: None, extra: Vec::new() }
+    }
+
+    fn against(mut self, sim: &SimHandle) -> Env {
+        self.base_url = Some(sim.base_url());
+        self.key = Some("test-key-123".into());
+        self
+    }
+
+    fn with(mut self, k: &str, v: &str) -> Env {
+        self.extra.push((k.into(), v.into()));
+        self
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_fluxdesk"));
+        c.args(args)
+            .env_remove("PIAPI_API_KEY")
+            .env_remove("PIAPI_BASE_URL")
+            .env_remove("PIAPI_POLL_MAX_ATTEMPTS")
+            .env_remove("PIAPI_POLL_INTERVAL_MS")
+            .env("FLUXDESK_HOME", &self.home)
+            .env("FLUXDESK_GALLERY", &self.gallery)
+            .env("FLUXDESK_CACHE", &self.cache)
+            // A keychain entry nobody else uses, so a developer's real key is never touched.
+            .env("FLUXDESK_KEYRING_SERVICE", format!("ai.fluxdesk.clitest.{}", std::process::id()))
+            .env("PIAPI_POLL_INTERVAL_MS", "200")
+            .stdin(Stdio::null());
+        if let Some(u) = &self.base_url {
+            c.env("PIAPI_BASE_URL", u);
+        }
+        if let Some(k) = &self.key {
+            c.env("PIAPI_API_KEY", k);
+        }
+        for (k, v) in &self.extra {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.cmd(args).output().expect("run fluxdesk");
+        eprintln!(
+            "$ fluxdesk {}\n-- status {:?}\n-- stdout\n{}\n-- stderr\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn fluxdesk")
+    }
+
+    /// Every file under the gallery folder.
+    fn gallery_files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(&self.gallery, &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("json line")).collect()
+}
+
+/// Asserts the file is a complete PNG of the given size whose metadata carries the prompt.
+fn assert_png(path: &Path, w: u32, h: u32, prompt: &str) {
+    let bytes = std::fs::read(path).expect("read image");
+    let img = image::load_from_memory(&bytes).expect("decodes");
+    assert_eq!((img.width(), img.height()), (w, h), "{}", path.display());
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("parameters"), "A1111 parameters chunk in {}", path.display());
+    assert!(text.contains(prompt), "prompt in metadata of {}", path.display());
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn start_sim(rt: &tokio::runtime::Runtime, cfg: SimConfig) -> SimHandle {
+    rt.block_on(Simulator::start(cfg)).expect("simulator starts")
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn generate_against_the_simulator_saves_a_valid_png() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    let out = env.run(&["generate", "a red fox", "--size", "1024x768", "--json"]);
+    assert!(out.status.success());
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    let img = &lines[0];
+    for key in ["path", "task_id", "prompt", "model", "width", "height", "seed"] {
+        assert!(!img[key].is_null(), "json has {key}: {img}");
+    }
+    assert_eq!(img["prompt"], "a red fox");
+    assert_eq!(img["model"], "Qubico/flux1-schnell");
+    let path = PathBuf::from(img["path"].as_str().expect("path"));
+    assert!(path.starts_with(&env.gallery));
+    let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+    assert!(name.contains("red-fox") && name.ends_with(".png"), "readable name: {name}");
+    assert_png(&path, 1024, 768, "a red fox");
+    assert_eq!(sim.stats().creates, 1);
+    // The key never lands in the image, the data folder or the output.
+    let key = env.key.clone().expect("key");
+    assert!(!stdout(&out).contains(&key) && !stderr(&out).contains(&key));
+    let mut all = env.gallery_files();
+    walk(&env.home, &mut all);
+    walk(&env.cache, &mut all);
+    for f in all {
+        let bytes = std::fs::read(&f).expect("read");
+        assert!(!String::from_utf8_lossy(&bytes).contains(&key), "key found in {}", f.display());
+    }
+}
+
+#[test]
+fn unicode_multiplication_sign_and_count_work() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    let out = env.run(&["generate", "tiny robots", "--size", "512×512", "--count", "3", "--seed", "42", "--json"]);
+    assert!(out.status.success());
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3);
+    let mut seeds: Vec<i64> = lines.iter().map(|l| l["seed"].as_i64().expect("seed")).collect();
+    seeds.sort_unstable();
+    assert_eq!(seeds, vec![42, 43, 44]);
+    assert_eq!(sim.stats().creates, 3);
+    assert_eq!(env.gallery_files().len(), 3);
+}
+
+#[test]
+fn demo_mode_needs_no_key_and_no_network() {
+    let env = Env::new();
+    let out = env.run(&["generate", "--demo", "a red fox", "--json"]);
+    assert!(out.status.success());
+    let lines = json_lines(&out);
+    let path = PathBuf::from(lines[0]["path"].as_str().expect("path"));
+    assert_png(&path, 1024, 1024, "a red fox");
+}
+
+#[test]
+fn bad_input_is_a_usage_error_that_names_the_field_and_sends_nothing() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    for (args, needle) in [
+        (vec!["generate", "x", "--size", "2000x2000"], "1,048,576"),
+        (vec!["generate", "x", "--size", "big"], "WIDTHxHEIGHT"),
+        (vec!["generate", "   "], "prompt"),
+        (vec!["generate", "x", "--guidance", "9"], "guidance"),
+        (vec!["generate", "x", "--model", "flux-pro"], "model"),
+        (vec!["generate", "x", "--model", "dev", "--count", "101"], "count"),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(needle), "{args:?} → {}", stderr(&out));
+    }
+    let out = env.run(&["generate"]);
+    assert_eq!(out.status.code(), Some(2), "missing prompt is a usage error");
+    assert_eq!(sim.stats().creates, 0);
+}
+
+#[test]
+fn no_key_without_demo_says_what_to_do() {
+    let env = Env::new();
+    let out = env.run(&["generate", "a red fox"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("PIAPI_API_KEY") || err.contains("keychain"), "{err}");
+}
+
+#[test]
+fn a_wrong_key_is_reported_with_the_next_step() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig { api_key: Some("the-right-key".into()), ..SimConfig::fast() });
+    let env = Env::new().against(&sim);
+    let out = env.run(&["generate", "a red fox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("[Unauthorized]"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Settings"), "says where to fix it");
+    assert_eq!(sim.stats().creates, 0);
+}
+
+#[test]
+fn a_dead_network_is_reported_and_nothing_is_saved() {
+    // A port nothing listens on: connection refused before anything was sent.
+    let env = Env::new().with("PIAPI_BASE_URL", "http://127.0.0.1:9").with("PIAPI_API_KEY", "k");
+    let out = env.run(&["generate", "a red fox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("[Network]"), "{}", stderr(&out));
+    assert!(env.gallery_files().is_empty());
+}
+
+#[test]
+fn transient_faults_are_survived_and_failures_reported() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig { pending_ms: 300, processing_ms: 600, ..SimConfig::default() });
+    let env = Env::new().against(&sim);
+    // Once the task exists, everything after the create misbehaves: polls and downloads.
+    let child = env.spawn(&["generate", "resilient fox", "--json"]);
+    wait_until("task created", Duration::from_secs(20), || sim.stats().creates >= 1);
+    sim.set_faults(Faults {
+        server_errors: 2,
+        bad_gateway_html: 1,
+        garbage_gets: 2,
+        truncated_downloads: 1,
+        corrupt_downloads: 1,
+        ..Faults::default()
+    });
+    let out = child.wait_with_output().expect("wait");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "faults after the create are retried");
+    assert_eq!(json_lines(&out).len(), 1);
+    let files = env.gallery_files();
+    assert_eq!(files.len(), 1, "no partial or temp files: {files:?}");
+    assert_eq!(sim.stats().creates, 1, "never two creates");
+
+    // A 5xx on the create itself: PiAPI may or may not have made the task, so it is not resent.
+    sim.set_faults(Faults { server_errors: 1, ..Faults::default() });
+    let out = env.run(&["generate", "unlucky fox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("[CreateUnknown]"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not resent"), "says it was not resent");
+    // A 429 on the create surely created nothing: retried, one task.
+    sim.set_faults(Faults { rate_limits: 2, retry_after_secs: 1, ..Faults::default() });
+    let out = env.run(&["generate", "patient fox"]);
+    assert!(out.status.success(), "rate limits on create are retried");
+    assert_eq!(sim.stats().creates, 2);
+
+    sim.set_faults(Faults { fail_prompt: Some("FAILME".into()), ..Faults::default() });
+    let out = env.run(&["generate", "please FAILME now"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("[TaskFailed]"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("content flagged"), "carries PiAPI's message");
+}
+
+#[test]
+fn a_create_that_times_out_after_sending_is_never_resent() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim).with("FLUXDESK_HTTP_TIMEOUT_MS", "400");
+    sim.set_faults(Faults { create_delay_ms: 1500, ..Faults::default() });
+    let out = env.run(&["generate", "slow fox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("[CreateUnknown]"), "{}", stderr(&out));
+    assert_eq!(sim.stats().creates, 1);
+    sim.set_faults(Faults::default());
+    let out = env.run(&["resume"]);
+    assert_eq!(sim.stats().creates, 1, "resume never resends an uncertain create");
+    assert!(stdout(&out).contains("Finished 0"), "{}", stdout(&out));
+}
+
+/// The kill test: kill -9 mid-batch, then `fluxdesk resume` finishes every image
+/// exactly once, with exactly one create per task.
+#[test]
+fn kill_mid_batch_then_resume_gives_every_image_once() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig { pending_ms: 100, processing_ms: 1500, ..SimConfig::default() });
+    let env = Env::new().against(&sim);
+    let mut child = env.spawn(&["generate", "a batch of foxes", "--count", "10", "--size", "512x512"]);
+    // The CLI runs 4 at a time: wait until the first wave is created (and its ids written),
+    // then kill it hard while those tasks are processing and the rest are still queued.
+    wait_until("first wave created", Duration::from_secs(20), || sim.stats().creates >= 4);
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    assert!(sim.stats().creates < 10, "killed mid-batch");
+
+    let out = env.run(&["resume"]);
+    assert!(out.status.success(), "resume finishes everything");
+    let files = env.gallery_files();
+    assert_eq!(files.len(), 10, "10 images, no duplicates, no partial files: {files:?}");
+    assert_eq!(sim.stats().creates, 10, "10 creates: nothing paid twice");
+    for f in &files {
+        assert_png(f, 512, 512, "a batch of foxes");
+    }
+    let list = env.run(&["gallery", "list", "--json", "--limit", "100"]);
+    assert_eq!(json_lines(&list).len(), 10);
+    // A second resume has nothing to do.
+    let again = env.run(&["resume"]);
+    assert!(again.status.success());
+    assert_eq!(env.gallery_files().len(), 10);
+    assert_eq!(sim.stats().creates, 10);
+}
+
+#[test]
+fn simulator_down_while_tasks_run_then_back_later() {
+    let rt = rt();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("sim-state.json");
+    let cfg = SimConfig { pending_ms: 100, processing_ms: 800, state_file: Some(state.clone()), ..SimConfig::default() };
+    let sim = start_sim(&rt, cfg.clone());
+    let port = sim.addr().port();
+    let env = Env::new().against(&sim).with("PIAPI_POLL_MAX_ATTEMPTS", "4");
+    let mut child = env.spawn(&["generate", "offline foxes", "--count", "3", "--size", "512x512"]);
+    wait_until("tasks created", Duration::from_secs(20), || sim.stats().creates >= 3);
+    rt.block_on(sim.shutdown());
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "polling gives up while the server is gone");
+    assert!(env.gallery_files().is_empty());
+
+    let sim2 = start_sim(&rt, SimConfig { port, ..cfg });
+    let out = env.run(&["resume"]);
+    assert!(out.status.success());
+    assert_eq!(env.gallery_files().len(), 3);
+    assert_eq!(sim2.stats().creates, 0, "resume only polls and downloads");
+}
+
+#[test]
+fn two_processes_resuming_at_once_save_each_image_once() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig { pending_ms: 100, processing_ms: 1200, ..SimConfig::default() });
+    let env = Env::new().against(&sim);
+    let mut child = env.spawn(&["generate", "twin foxes", "--count", "6", "--size", "512x512"]);
+    wait_until("first wave created", Duration::from_secs(20), || sim.stats().creates >= 4);
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("kill");
+    let _ = child.wait();
+
+    let a = env.spawn(&["resume"]);
+    let b = env.spawn(&["resume"]);
+    let oa = a.wait_with_output().expect("a");
+    let ob = b.wait_with_output().expect("b");
+    eprintln!("A: {}\nB: {}", String::from_utf8_lossy(&oa.stdout), String::from_utf8_lossy(&ob.stdout));
+    assert!(oa.status.success() && ob.status.success());
+    assert_eq!(env.gallery_files().len(), 6);
+    assert_eq!(sim.stats().creates, 6);
+    let list = env.run(&["gallery", "list", "--json", "--limit", "100"]);
+    assert_eq!(json_lines(&list).len(), 6);
+}
+
+#[test]
+fn gallery_commands_and_rebuild_from_files() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    assert!(env.run(&["generate", "a red fox", "--seed", "1", "--size", "512x512"]).status.success());
+    assert!(env.run(&["generate", "a blue whale", "--seed", "2", "--negative", "blurry", "--size", "512x512"]).status.success());
+
+    let found = json_lines(&env.run(&["gallery", "search", "whal", "--json"]));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["prompt"], "a blue whale");
+    let id = found[0]["id"].as_i64().expect("id");
+    let shown = json_lines(&env.run(&["gallery", "show", &id.to_string(), "--json"]));
+    assert_eq!(shown[0]["negative_prompt"], "blurry");
+
+    // Lose the database entirely: the files alone rebuild the index.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(env.home.join(format!("fluxdesk.db{suffix}")));
+    }
+    let out = env.run(&["gallery", "rebuild"]);
+    assert!(out.status.success());
+    let all = json_lines(&env.run(&["gallery", "list", "--json"]));
+    assert_eq!(all.len(), 2);
+    let whale = all.iter().find(|i| i["prompt"] == "a blue whale").expect("whale back");
+    assert_eq!(whale["seed"], 2);
+    assert_eq!(whale["negative_prompt"], "blurry");
+    assert!(whale["task_id"].is_string());
+
+    let out = env.run(&["gallery", "delete", &whale["id"].to_string()]);
+    assert!(out.status.success());
+    assert_eq!(env.gallery_files().len(), 1, "moved to the trash");
+    assert_eq!(json_lines(&env.run(&["gallery", "list", "--json"])).len(), 1);
+}
+
+#[test]
+fn an_unusable_database_is_reported_and_never_wiped() {
+    let env = Env::new();
+    std::fs::create_dir_all(&env.home).expect("home");
+    let db = env.home.join("fluxdesk.db");
+    std::fs::write(&db, b"this is not a database, but it is someone's file").expect("write");
+    let out = env.run(&["gallery", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("rebuild"), "offers the way out: {}", stderr(&out));
+    assert_eq!(std::fs::read(&db).expect("still there"), b"this is not a database, but it is someone's file");
+
+    let out = env.run(&["gallery", "rebuild", "--force"]);
+    assert!(out.status.success());
+    let kept = std::fs::read_dir(&env.home)
+        .expect("home")
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("fluxdesk.db.broken"));
+    assert!(kept, "the unusable file is kept aside");
+}
+
+#[test]
+fn account_shows_balance_and_plan() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    let out = env.run(&["account", "--json"]);
+    assert!(out.status.success());
+    let v = &json_lines(&out)[0];
+    assert!(v["balanceUsd"].as_f64().expect("balance") > 0.0);
+    assert_eq!(v["maxConcurrentTasks"], 8);
+}
+
+#[test]
+fn key_status_never_prints_the_key() {
+    let env = Env::new().with("PIAPI_API_KEY", "sk-super-secret-value");
+    let out = env.run(&["key", "status"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("PIAPI_API_KEY"));
+    assert!(!stdout(&out).contains("sk-super-secret-value") && !stderr(&out).contains("sk-super-secret-value"));
+}
