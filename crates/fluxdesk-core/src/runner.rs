@@ -121,13 +121,27 @@ impl Runner {
     /// Drives one ledger task to its end: submit if queued, poll, download, save.
     pub async fn run(&self, job_id: i64) -> JobOutcome {
         let inner = &self.inner;
+        let cancel = CancellationToken::new();
+        {
+            // One run per job per process: the lease below is per process, so it would let a
+            // second run in this process through.
+            let mut running = lock(&inner.cancels);
+            if running.contains_key(&job_id) {
+                return JobOutcome::Busy;
+            }
+            running.insert(job_id, cancel.clone());
+        }
         match inner.parts.ledger.try_lease(job_id, &inner.owner, LEASE_TTL) {
             Ok(true) => {}
-            Ok(false) => return JobOutcome::Busy,
-            Err(e) => return JobOutcome::Failed(e),
+            Ok(false) => {
+                lock(&inner.cancels).remove(&job_id);
+                return JobOutcome::Busy;
+            }
+            Err(e) => {
+                lock(&inner.cancels).remove(&job_id);
+                return JobOutcome::Failed(e);
+            }
         }
-        let cancel = CancellationToken::new();
-        lock(&inner.cancels).insert(job_id, cancel.clone());
         let renew = self.spawn_lease_renewal(job_id, cancel.clone());
 
         let outcome = match self.drive(job_id, &cancel).await {
@@ -235,6 +249,10 @@ impl Runner {
         parts.ledger.mark_downloading(job_id, done.consume)?;
         let images = self.save_outputs(&task, &done, cancel).await?;
         parts.ledger.mark_saved(job_id)?;
+        // Announce only what is durable: the files, the index rows and the ledger state.
+        for rec in &images {
+            self.emit(JobEvent::Saved { job_id, image: Box::new(self.image_view(rec)) });
+        }
         Ok(images)
     }
 
@@ -386,9 +404,7 @@ impl Runner {
                 source_image_id: None,
                 generator: Some(parts.generator.clone()),
             };
-            let rec = self.store_image(task, meta, fetched.bytes, &fetched.format).await?;
-            self.emit(JobEvent::Saved { job_id, image: Box::new(self.image_view(&rec)) });
-            saved.push(rec);
+            saved.push(self.store_image(task, meta, fetched.bytes, &fetched.format).await?);
         }
         Ok(saved)
     }
@@ -452,7 +468,7 @@ impl Runner {
         let ledger = &self.inner.parts.ledger;
         let mut report = ResumeReport::default();
         for t in ledger.uncertain()? {
-            if !include(&t) {
+            if !include(&t) || lock(&self.inner.cancels).contains_key(&t.id) {
                 continue;
             }
             if ledger.try_lease(t.id, &self.inner.owner, LEASE_TTL)? {

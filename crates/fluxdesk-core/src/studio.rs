@@ -78,6 +78,9 @@ pub struct ImagePageView {
     pub total: u64,
 }
 
+/// The most images one generate request may queue (each is its own paid task).
+pub const MAX_IMAGES_PER_REQUEST: u32 = 100;
+
 /// Ledger batch ids start with the backend that ran them, so a demo task is never resumed
 /// against PiAPI (or the other way round).
 const DEMO_PREFIX: &str = "demo:";
@@ -91,15 +94,17 @@ enum Backend {
     Live(Runner),
     /// The bundled simulator on loopback.
     Demo(Runner),
-    /// No key and demo mode is off: generation fails with NoApiKey.
-    NoKey,
+    /// No key and demo mode is off: generation fails with NoApiKey, or with why the keychain
+    /// could not be read.
+    NoKey(Option<String>),
 }
 
 impl Backend {
     fn runner(&self) -> Result<&Runner> {
         match self {
             Backend::Live(r) | Backend::Demo(r) => Ok(r),
-            Backend::NoKey => Err(Error::NoApiKey),
+            Backend::NoKey(None) => Err(Error::NoApiKey),
+            Backend::NoKey(Some(why)) => Err(Error::KeychainUnavailable(why.clone())),
         }
     }
     fn is_demo(&self) -> bool {
@@ -156,7 +161,7 @@ impl Studio {
             db,
             ledger,
             events,
-            backend: RwLock::new(Arc::new(Backend::NoKey)),
+            backend: RwLock::new(Arc::new(Backend::NoKey(None))),
             sim: tokio::sync::Mutex::new(None),
             key_status: Mutex::new(None),
         });
@@ -190,12 +195,14 @@ impl Studio {
         .await
         .map_err(join_err)?;
         *lock(&inner.key_status) = Some(status);
-        let key = match resolved {
-            Ok(k) => k,
-            // No keychain: demo (Auto) still works; the status says why.
-            Err(e) if inner.demo != DemoChoice::Off => {
-                tracing::warn!("keychain unavailable: {e}");
-                None
+        // No keychain is not fatal: demo mode and the gallery still work, and generating says why.
+        let (key, keychain_problem) = match resolved {
+            Ok(k) => (k, None),
+            Err(Error::KeychainUnavailable(why)) => {
+                if inner.demo == DemoChoice::Auto {
+                    tracing::info!("keychain unavailable, using demo mode: {why}");
+                }
+                (None, Some(why))
             }
             Err(e) => return Err(e),
         };
@@ -227,9 +234,12 @@ impl Studio {
             (_, Some((key, _source))) => {
                 let mut cfg = ClientConfig::new(&settings.base_url, key)?;
                 cfg.poll = settings.poll_policy();
+                if let Some(ms) = http_timeout_override() {
+                    cfg.read_timeout = std::time::Duration::from_millis(ms);
+                }
                 Backend::Live(Runner::new(parts(piapi::Client::new(cfg)?)))
             }
-            (DemoChoice::Off, None) => Backend::NoKey,
+            (DemoChoice::Off, None) => Backend::NoKey(keychain_problem),
         };
         *inner.backend.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(backend);
         Ok(())
@@ -362,8 +372,11 @@ impl Studio {
 
     /// Builds one validated PiAPI request per image. Nothing is recorded or sent on error.
     pub fn plan_requests(req: &GenerateRequest) -> Result<Vec<TaskRequest>> {
-        if !(1..=8).contains(&req.count) {
-            return Err(Error::invalid_input("count", format!("{} is out of range; use 1–8 images", req.count)));
+        if !(1..=MAX_IMAGES_PER_REQUEST).contains(&req.count) {
+            return Err(Error::invalid_input(
+                "count",
+                format!("{} is out of range; use 1–{MAX_IMAGES_PER_REQUEST} images", req.count),
+            ));
         }
         Size::new(req.width, req.height).validate()?;
         let base_seed = req.seed;
@@ -437,16 +450,30 @@ impl Studio {
         Ok(ids)
     }
 
-    /// Queues the images and waits for all of them (the CLI).
-    pub async fn generate_and_wait(&self, req: GenerateRequest) -> Result<Vec<(i64, JobOutcome)>> {
+    /// Queues the images and waits for all of them (the CLI). With `resume_others`, tasks left
+    /// unfinished by earlier runs are finished alongside; their report is returned too.
+    pub async fn generate_and_wait(
+        &self,
+        req: GenerateRequest,
+        resume_others: bool,
+    ) -> Result<(Vec<(i64, JobOutcome)>, Option<ResumeReport>)> {
         let (backend, ids) = self.record(&req, None)?;
         let runner = backend.runner()?.clone();
         let handles: Vec<_> = ids.iter().map(|id| (*id, runner.spawn(*id))).collect();
+        let resume = resume_others.then(|| {
+            let me = self.clone();
+            let skip = ids.clone();
+            tokio::spawn(async move { me.resume_filtered(move |t| !skip.contains(&t.id)).await })
+        });
         let mut out = Vec::with_capacity(handles.len());
         for (id, h) in handles {
             out.push((id, h.await.map_err(join_err)?));
         }
-        Ok(out)
+        let report = match resume {
+            Some(h) => h.await.map_err(join_err)?.ok(),
+            None => None,
+        };
+        Ok((out, report))
     }
 
     pub async fn cancel_job(&self, job_id: i64) -> Result<()> {
@@ -584,13 +611,17 @@ impl Studio {
     /// Finishes what earlier runs left: polls, downloads and saves tasks PiAPI already has,
     /// submits queued ones, and reports ones caught mid-create (never resent).
     pub async fn resume(&self) -> Result<ResumeReport> {
+        self.resume_filtered(|_| true).await
+    }
+
+    async fn resume_filtered(&self, also: impl Fn(&LedgerTask) -> bool) -> Result<ResumeReport> {
         let backend = self.backend();
         let runner = backend.runner()?;
         let demo = backend.is_demo();
         // Tasks of the other backend cannot be resumed here; leave them for when it is back.
         let belongs = move |t: &LedgerTask| {
             let b = t.batch_id.as_deref().unwrap_or(LIVE_PREFIX);
-            b.starts_with(DEMO_PREFIX) == demo
+            b.starts_with(DEMO_PREFIX) == demo && also(t)
         };
         runner.resume_all(belongs).await
     }
@@ -601,6 +632,12 @@ impl Studio {
             h.shutdown().await;
         }
     }
+}
+
+/// `FLUXDESK_HTTP_TIMEOUT_MS`: the per-request read timeout (default 30 s). For slow networks,
+/// and for tests that provoke a timeout after a create request was sent.
+fn http_timeout_override() -> Option<u64> {
+    std::env::var("FLUXDESK_HTTP_TIMEOUT_MS").ok()?.trim().parse().ok().filter(|ms| *ms >= 100)
 }
 
 fn join_err(e: tokio::task::JoinError) -> Error {
@@ -642,7 +679,7 @@ mod tests {
         let mut r = req(1);
         r.prompt = "  ".into();
         assert_eq!(Studio::plan_requests(&r).unwrap_err().code(), piapi::ErrorCode::InvalidInput);
-        let mut r = req(9);
+        let mut r = req(101);
         r.prompt = "x".into();
         assert!(Studio::plan_requests(&r).unwrap_err().to_string().contains("count"));
         let mut r = req(1);

@@ -25,7 +25,7 @@ pub struct GenerateRequest {
     pub guidance: Option<f32>,
     /// `None` = a random seed per image; `Some(s)` = locked: image i uses `s + i`.
     pub seed: Option<i64>,
-    /// Number of images (1–8); each becomes one ledger task.
+    /// Number of images (1–100); each becomes one ledger task.
     pub count: u32,
 }
 
