@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SETUP_SKIP_TEST_TOOLS=1 bash scripts/setup.sh
 echo "== building Fluxdesk (the first build takes a few minutes)" >&2
-cargo build -p fluxdesk-app --release
-exec ./target/release/fluxdesk-app "$@"
+cargo build -p fluxdesk-app
+exec ./target/debug/fluxdesk-app "$@"

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Fluxdesk desktop e2e: the OUTER script.
+#
+# Usage: bash e2e/run.sh APP_BINARY        (e.g. bash e2e/run.sh target/debug/fluxdesk-app)
+#
+# Why: drive the real binary (real IPC, real SQLite, real Secret Service) in a sandbox that can
+# never touch the developer's own data: a throwaway HOME with FLUXDESK_HOME / FLUXDESK_GALLERY /
+# FLUXDESK_CACHE under it, a private keyring service name, a private X server (xvfb-run) and a
+# private session bus (dbus-run-session). inner.sh starts gnome-keyring + tauri-driver inside.
+#
+# Contract: never hangs (global `timeout`), prints `E2E: N passed, N failed` as the last result
+# line (from tests.mjs), exits 0 only when every test passed. Artifacts (screenshots, logs) go to
+# e2e/artifacts/ (gitignored); the main screens are also copied to docs/screenshots/.
+# Env knobs: E2E_KEEP=1 keeps the throwaway HOME; E2E_TIMEOUT (s, default 600) is the global limit;
+# E2E_PORT (default 4444) is tauri-driver's port (the next free one is used if it is taken).
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Setup problems still end with the summary line CI looks for.
+die() { echo "e2e: $*" >&2; echo "E2E: 0 passed, 1 failed"; exit 2; }
+[ $# -eq 1 ] || die "usage: bash e2e/run.sh APP_BINARY"
+app="$(realpath -e -- "$1" 2>/dev/null)" || die "app binary not found: $1"
+[ -x "$app" ] || die "not executable: $app"
+
+for tool in xvfb-run dbus-run-session dbus-send gnome-keyring-daemon secret-tool WebKitWebDriver node curl; do
+  command -v "$tool" >/dev/null || die "missing tool: $tool (see e2e/README.md)"
+done
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+command -v tauri-driver >/dev/null || die "missing tauri-driver: cargo install tauri-driver --locked --version '^2'"
+[ -d "$here/node_modules/selenium-webdriver" ] || die "run 'npm --prefix e2e ci' first"
+
+root="$(mktemp -d -t fluxdesk-e2e.XXXXXX)"
+cleanup() {
+  if [ "${E2E_KEEP:-0}" = 1 ]; then echo "e2e: kept $root"; else rm -rf -- "$root"; fi
+}
+trap cleanup EXIT
+
+# Nothing from the caller's Fluxdesk/PiAPI setup may leak in.
+for v in $(compgen -e | grep -E '^(FLUXDESK|PIAPI)_'); do unset "$v"; done
+
+# Everything the app, WebKit, gnome-keyring and temp files write lands under $root.
+export HOME="$root/home"
+export TMPDIR="$root/tmp"
+export XDG_CONFIG_HOME="$HOME/.config" XDG_DATA_HOME="$HOME/.local/share" XDG_CACHE_HOME="$HOME/.cache"
+export XDG_RUNTIME_DIR="$root/run"
+export FLUXDESK_HOME="$HOME/fluxdesk-home"
+export FLUXDESK_GALLERY="$HOME/gallery"
+export FLUXDESK_CACHE="$HOME/fluxdesk-cache"
+export FLUXDESK_KEYRING_SERVICE="ai.fluxdesk.e2e.$$.$RANDOM"
+export E2E_APP="$app" E2E_ROOT="$root" E2E_DIR="$here"
+export E2E_ARTIFACTS="$here/artifacts"
+unset DBUS_SESSION_BUS_ADDRESS DISPLAY WAYLAND_DISPLAY
+mkdir -p "$HOME" "$TMPDIR" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$FLUXDESK_HOME" "$E2E_ARTIFACTS"
+mkdir -m 700 -p "$XDG_RUNTIME_DIR"
+rm -f "$E2E_ARTIFACTS"/*.png "$E2E_ARTIFACTS"/*.log "$E2E_ARTIFACTS"/*.txt
+
+# Keep the suite on loopback: demo mode uses the in-process simulator, and once the fake key is
+# saved any live call goes to a closed loopback port instead of api.piapi.ai (it fails fast).
+# This is the settings *file*, not PIAPI_BASE_URL, so nothing shows as "overridden".
+cat >"$FLUXDESK_HOME/settings.json" <<'JSON'
+{"version":1,"settings":{"baseUrl":"http://127.0.0.1:9"}}
+JSON
+
+echo "e2e: app=$app"
+echo "e2e: sandbox=$root keyring-service=$FLUXDESK_KEYRING_SERVICE"
+start=$(date +%s)
+timeout -k 10 "${E2E_TIMEOUT:-600}" \
+  xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+  dbus-run-session -- bash "$here/inner.sh" "$app"
+rc=$?
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+  echo "e2e: global timeout (${E2E_TIMEOUT:-600} s) hit" >&2
+  echo "E2E: 0 passed, 1 failed"
+elif [ $rc -ne 0 ] && ! grep -q '^E2E: ' "$E2E_ARTIFACTS/tests.log" 2>/dev/null; then
+  echo "E2E: 0 passed, 1 failed"   # setup failed before the tests ran
+fi
+echo "e2e: finished in $(( $(date +%s) - start )) s, exit $rc"
+exit $rc
