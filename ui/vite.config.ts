@@ -8,8 +8,8 @@ import { svelteTesting } from "@testing-library/svelte/vite";
 export default defineConfig({
   plugins: [svelte(), svelteTesting()],
   clearScreen: false,
-  server: { port: 1420, strictPort: true, host: "127.0.0.1" },
-  preview: { port: 4173, strictPort: true, host: "127.0.0.1" },
+  server: { port: 1420, strictPort: true },
+  preview: { port: 4173, strictPort: true },
   envPrefix: ["VITE_", "TAURI_ENV_"],
   build: {
     target: ["es2022", "safari15"],

@@ -18,7 +18,7 @@ import type {
 } from "./types";
 import { BackendError } from "./errors";
 import { createTauriBackend } from "./tauri";
-import { createMockBackend, type MockOptions } from "./mock";
+import { createMockBackend, type MockBackend, type MockOptions } from "./mock";
 
 export type * from "./types";
 export { BackendError };
@@ -72,6 +72,7 @@ declare global {
     __TAURI_INTERNALS__?: unknown;
     /** Options for the in-memory mock (set by the screenshot script via addInitScript). */
     __FLUXDESK_MOCK__?: MockOptions;
+    __FLUXDESK_MOCK_BACKEND__?: MockBackend;
   }
 }
 
@@ -85,7 +86,10 @@ function mockOptionsFromPage(): MockOptions {
 function choose(): Backend {
   if (typeof window === "undefined") return createMockBackend({ seedGallery: 0, seedJobs: false });
   if (window.__TAURI_INTERNALS__) return createTauriBackend();
-  return createMockBackend(mockOptionsFromPage());
+  const mock = createMockBackend(mockOptionsFromPage());
+  // Browser preview only: lets the screenshot script steer the simulation (never set inside Tauri).
+  window.__FLUXDESK_MOCK_BACKEND__ = mock;
+  return mock;
 }
 
 /** The backend every component and store uses. Reassigned only by `setBackend` (tests). */

@@ -56,6 +56,13 @@ function pickPalette(prompt: string, r: () => number): Palette {
 
 const f = (n: number) => n.toFixed(1);
 
+function mix(a: string, b: string, t: number): string {
+  const pa = [1, 3, 5].map((i) => parseInt(a.slice(i, i + 2), 16));
+  const pb = [1, 3, 5].map((i) => parseInt(b.slice(i, i + 2), 16));
+  const k = Math.min(1, Math.max(0, t));
+  return `#${pa.map((v, i) => Math.round(v + (pb[i] - v) * k).toString(16).padStart(2, "0")).join("")}`;
+}
+
 function ridge(w: number, h: number, base: number, amp: number, r: () => number): string {
   const n = 7 + Math.floor(r() * 5);
   let d = `M0 ${f(h)} L0 ${f(base)}`;
@@ -80,11 +87,13 @@ function landscape(w: number, h: number, p: Palette, r: () => number): string {
       return `<path d="${ridge(w, h, base, amp, r)}" fill="url(#m${i})"/>`;
     })
     .join("");
+  // Atmospheric perspective: far ridges take on the haze colour, near ones the ground colour (all opaque).
   const mtn = [0, 1, 2, 3]
-    .map(
-      (i) =>
-        `<linearGradient id="m${i}" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="${p.haze}" stop-opacity="${0.55 - i * 0.12}"/><stop offset="0" stop-color="${p.ground}" stop-opacity="${0.45 + i * 0.18}"/><stop offset="1" stop-color="${p.ground}"/></linearGradient>`,
-    )
+    .map((i) => {
+      const top = mix(p.haze, p.ground, 0.35 + i * 0.2);
+      const bottom = mix(p.haze, p.ground, 0.6 + i * 0.13);
+      return `<linearGradient id="m${i}" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="${top}"/><stop offset="1" stop-color="${bottom}"/></linearGradient>`;
+    })
     .join("");
   return `<defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="${p.sky[0]}"/><stop offset=".55" stop-color="${p.sky[1]}"/><stop offset="1" stop-color="${p.sky[2]}"/></linearGradient>
 <radialGradient id="sun"><stop offset="0" stop-color="${p.accents[0]}"/><stop offset=".35" stop-color="${p.accents[0]}" stop-opacity=".9"/><stop offset="1" stop-color="${p.accents[0]}" stop-opacity="0"/></radialGradient>${mtn}</defs>

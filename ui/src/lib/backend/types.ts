@@ -1,5 +1,7 @@
-// The IPC contract (team/IPC.md), TypeScript view. Hand-written for now; it will be replaced by
-// tauri-specta generated bindings that export the same names. Keep this file free of logic.
+// The IPC contract (team/IPC.md), TypeScript view, as the UI reads and writes it. Hand-written; kept in
+// step with the tauri-specta output in ./bindings.ts by tests/contract.types.ts (checked by `npm run check`):
+// what Rust sends must fit these types, and what the UI sends must fit what Rust accepts.
+// Keep this file free of logic.
 
 export type ErrorCode =
   | "InvalidInput"
@@ -46,6 +48,8 @@ export type Settings = {
   defaultWidth: number;
   defaultHeight: number;
   dailyBudgetUsd: number | null;
+  /** Parallel tasks when the account does not report its own limit (1–20). Not in IPC.md; sent by the shell. */
+  maxConcurrent?: number;
 };
 
 export type SettingsOverride = { field: string; env: string };
@@ -118,7 +122,7 @@ export type JobView = {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  costUsd: number;
+  costUsd: number | null;
   error: IpcError | null;
   images: ImageView[];
   typicalMs: number;
@@ -143,6 +147,8 @@ export type AccountView = {
 
 export type GallerySort = "newest" | "oldest" | "rating";
 
+export type Aspect = "square" | "landscape" | "portrait";
+
 export type GalleryQuery = {
   text: string | null;
   model: string | null;
@@ -151,6 +157,12 @@ export type GalleryQuery = {
   sort: GallerySort;
   limit: number;
   cursor: string | null;
+  // Extra filters the shell accepts (not used by the basic gallery yet).
+  createdAfter?: string | null;
+  createdBefore?: string | null;
+  aspect?: Aspect | null;
+  width?: number | null;
+  height?: number | null;
 };
 
 export type ImagePage = { items: ImageView[]; nextCursor: string | null; total: number };

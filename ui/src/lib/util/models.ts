@@ -13,12 +13,12 @@ export type ModelInfo = {
 
 export const MODELS: readonly ModelInfo[] = [
   { id: "Qubico/flux1-schnell", name: "Flux Schnell", short: "Schnell", blurb: "Fast drafts", priceUsd: 0.0015, typicalMs: 8_000 },
-  { id: "Qubico/flux1-dev", name: "Flux Dev", short: "Dev", blurb: "Detail and prompt fidelity", priceUsd: 0.015, typicalMs: 25_000 },
+  { id: "Qubico/flux1-dev", name: "Flux Dev", short: "Dev", blurb: "Detailed, follows prompts", priceUsd: 0.015, typicalMs: 25_000 },
   {
     id: "Qubico/flux1-dev-advanced",
     name: "Flux Dev Advanced",
     short: "Dev Adv.",
-    blurb: "Finest detail, slowest",
+    blurb: "Finest detail",
     priceUsd: 0.02,
     typicalMs: 35_000,
   },

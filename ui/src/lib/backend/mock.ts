@@ -1,0 +1,740 @@
+// In-memory backend used in a plain browser (`npm run dev`), for screenshots and by tests.
+// It behaves like the Rust shell: validates requests, runs jobs through
+// queued → submitted → pending → processing → downloading → saved (or failed/cancelled) on timers,
+// keeps a gallery, and answers every command in the Backend interface. Images are SVG data: URLs.
+// Tests can turn timers off (`auto: false`) and drive jobs with `step`/`finish`/`emit`.
+
+import type { Backend } from "./index";
+import { BackendError } from "./errors";
+import { artDataUrl, hash } from "./mock-art";
+import type {
+  AccountView,
+  AppInfo,
+  ErrorCode,
+  GalleryQuery,
+  GenerateRequest,
+  ImagePage,
+  ImageView,
+  JobEvent,
+  JobView,
+  KeySource,
+  KeyStatus,
+  Model,
+  Settings,
+  SettingsOverride,
+  SettingsView,
+} from "./types";
+import { modelInfo, MODELS } from "../util/models";
+import { validateSize } from "../util/sizes";
+
+export type MockOptions = {
+  /** Where the API key comes from; "none" means demo mode. Default "none". */
+  keySource?: KeySource;
+  keychainAvailable?: boolean;
+  /** Settings fields pinned by environment variables. */
+  overrides?: SettingsOverride[];
+  /** Number of images already in the gallery. Default 0. */
+  seedGallery?: number;
+  /** Pre-existing activity history (a few saved, one failed, one cancelled). Default false. */
+  seedJobs?: boolean;
+  /** Multiplies all simulated durations (1 = typical PiAPI timings). Default 1. */
+  speed?: number;
+  /** Advance jobs on timers. When false, tests drive them with step()/finish(). Default true. */
+  auto?: boolean;
+  /** Every new job fails with this code after being submitted. */
+  failWith?: ErrorCode | null;
+  /** Artificial latency of every command, ms. Default 0. */
+  latencyMs?: number;
+  balanceUsd?: number;
+  theme?: Settings["theme"];
+  maxConcurrent?: number;
+};
+
+export const ERROR_MESSAGES: Record<ErrorCode, string> = {
+  InvalidInput: "Check the highlighted values and try again.",
+  Unauthorized: "PiAPI rejected the API key. Open Settings and paste a valid key.",
+  InsufficientCredits: "Your PiAPI balance is too low for this task. Top up your PiAPI account, then retry.",
+  RateLimited: "PiAPI is limiting how many requests this key can make right now.",
+  TaskFailed: "PiAPI could not generate this image. Try rewording the prompt or retry.",
+  Cancelled: "The task was cancelled.",
+  Timeout: "PiAPI did not finish in time. Retry, or raise the poll attempts in Settings → Network.",
+  CreateUnknown:
+    "The connection dropped while creating the task, so PiAPI may or may not have accepted it. Fluxdesk did not resend it to avoid paying twice.",
+  Network: "Fluxdesk could not reach PiAPI. Check your connection and retry.",
+  ServerError: "PiAPI had a server error. Retry in a minute.",
+  Protocol: "PiAPI sent a response Fluxdesk did not understand. Retry; if it persists, update Fluxdesk.",
+  NotFound: "That item no longer exists. Refresh and try again.",
+  DownloadFailed: "The image was generated but could not be downloaded. Retry the download.",
+  InvalidImage: "PiAPI returned a file that is not a valid image. Retry the task.",
+  Config: "A setting is invalid. Open Settings to fix it.",
+  NoApiKey: "No PiAPI key is set. Open Settings and add your key.",
+  KeychainUnavailable: "No system keychain is available. Set PIAPI_API_KEY in the environment instead.",
+  Storage: "Fluxdesk could not write to the gallery folder. Choose another folder in Settings → Storage.",
+  DatabaseUnusable: "The library database cannot be opened. Restart Fluxdesk; if it persists, move the data folder aside.",
+  DiskFull: "The disk is full. Free some space, then retry.",
+  Io: "A file operation failed. Check the gallery folder permissions and retry.",
+  Missing: "The image file is missing from the gallery folder.",
+  BudgetReached: "Today's spending limit is reached. Raise the daily budget in Settings to continue.",
+  Internal: "Something went wrong inside Fluxdesk. Retry; if it persists, restart the app.",
+};
+
+export const SAMPLE_PROMPTS: readonly string[] = [
+  "Brutalist concrete pavilion at dusk, long shadows, warm light",
+  "Soft pastel 3D shapes on a seamless studio backdrop",
+  "Aerial view of salt flats in pink and teal, minimal landscape",
+  "Neon-lit alley in the rain at night, cinematic glow",
+  "Ceramic vase still life in a muted Morandi palette",
+  "Bauhaus poster of concentric arches, citrus colours",
+  "Misty forest valley at dawn, layered mountains",
+  "Abstract gradient aura, dreamy blur, grain",
+  "Desert canyon at sunset, terracotta cliffs",
+  "Geometric fox logo mark exploration",
+  "Ocean waves from above, teal water and white foam",
+  "Product shot of a matte speaker on a pastel plinth",
+];
+
+const DAY = 86_400_000;
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const iso = (t: number) => new Date(t).toISOString();
+
+type Sim = { timers: ReturnType<typeof setTimeout>[]; stage: number; startedAt: number; durationMs: number; request: GenerateRequest; seed: number };
+
+export class MockBackend implements Backend {
+  readonly kind = "mock" as const;
+  /** Every command call, for assertions. */
+  readonly calls: { method: string; args: unknown[] }[] = [];
+
+  private opts: Required<Omit<MockOptions, "failWith" | "theme">> & { failWith: ErrorCode | null };
+  private keySource: KeySource;
+  private settings: Settings;
+  private saved: Partial<Settings> = {};
+  private jobs = new Map<number, JobView>();
+  private sims = new Map<number, Sim>();
+  private images = new Map<number, ImageView>();
+  private urls = new Map<string, string>();
+  private nextJobId = 1;
+  private nextImageId = 1;
+  private listener: ((e: JobEvent) => void) | null = null;
+  private spentToday = 0;
+  private balanceUsd: number;
+
+  constructor(options: MockOptions = {}) {
+    this.opts = {
+      keySource: options.keySource ?? "none",
+      keychainAvailable: options.keychainAvailable ?? true,
+      overrides: options.overrides ?? [],
+      seedGallery: options.seedGallery ?? 0,
+      seedJobs: options.seedJobs ?? false,
+      speed: options.speed ?? 1,
+      auto: options.auto ?? true,
+      failWith: options.failWith ?? null,
+      latencyMs: options.latencyMs ?? 0,
+      balanceUsd: options.balanceUsd ?? 18.42,
+      maxConcurrent: options.maxConcurrent ?? 4,
+    };
+    this.keySource = this.opts.keySource;
+    this.balanceUsd = this.opts.balanceUsd;
+    this.settings = {
+      baseUrl: "https://api.piapi.ai",
+      pollMaxAttempts: 30,
+      pollIntervalMs: 3000,
+      galleryDir: null,
+      theme: options.theme ?? "dark",
+      defaultModel: "Qubico/flux1-schnell",
+      defaultWidth: 1024,
+      defaultHeight: 1024,
+      dailyBudgetUsd: null,
+      maxConcurrent: 4,
+    };
+    this.applyOverrides();
+    this.seed();
+  }
+
+  // ---------- test controls ----------
+
+  /** Changes options at run time (e.g. make the next jobs fail). */
+  configure(patch: Partial<MockOptions>): void {
+    Object.assign(this.opts, patch);
+    if (patch.keySource) this.keySource = patch.keySource;
+  }
+
+  /** Sends an arbitrary event (also applied to the mock's own job list). */
+  emit(event: JobEvent): void {
+    this.apply(event);
+    this.listener?.(event);
+  }
+
+  /** Advances a job by one stage (manual mode). */
+  step(jobId: number): void {
+    const sim = this.sims.get(jobId);
+    const job = this.jobs.get(jobId);
+    if (!sim || !job || isFinal(job.state)) return;
+    sim.stage += 1;
+    switch (sim.stage) {
+      case 1:
+        sim.startedAt = Date.now();
+        this.emit({ kind: "submitted", jobId, taskId: taskIdFor(jobId) });
+        break;
+      case 2:
+        if (this.opts.failWith) {
+          const code = this.opts.failWith;
+          this.emit({ kind: "failed", jobId, code, message: ERROR_MESSAGES[code] });
+        } else this.emit({ kind: "pending", jobId });
+        break;
+      case 3:
+        this.emit({ kind: "processing", jobId, elapsedMs: Date.now() - sim.startedAt, typicalMs: job.typicalMs });
+        break;
+      case 4:
+        this.emit({ kind: "downloading", jobId, received: 0, total: 1_400_000 });
+        break;
+      default:
+        this.emit({ kind: "saved", jobId, image: this.makeImage(job, sim) });
+    }
+  }
+
+  /** Runs a job to the end (manual mode). */
+  finish(jobId: number): void {
+    for (let i = 0; i < 6; i++) this.step(jobId);
+  }
+
+  /** All jobs, newest first. */
+  get allJobs(): JobView[] {
+    return [...this.jobs.values()].sort((a, b) => b.id - a.id);
+  }
+
+  // ---------- Backend ----------
+
+  private async enter(method: string, args: unknown[]): Promise<void> {
+    this.calls.push({ method, args: structuredCloneSafe(args) });
+    if (this.opts.latencyMs > 0) await delay(this.opts.latencyMs);
+  }
+
+  private get demo(): boolean {
+    return this.keySource === "none";
+  }
+
+  private keyStatusNow(): KeyStatus {
+    return {
+      source: this.keySource,
+      keychainAvailable: this.opts.keychainAvailable,
+      keychainError: this.opts.keychainAvailable ? null : "The Secret Service is not running (org.freedesktop.secrets not found).",
+    };
+  }
+
+  private view(): SettingsView {
+    return {
+      settings: { ...this.settings },
+      overriddenBy: this.opts.overrides.map((o) => ({ ...o })),
+      galleryDir: this.settings.galleryDir ?? "/home/you/Pictures/Fluxdesk",
+      dataDir: "/home/you/.local/share/fluxdesk",
+      demo: this.demo,
+    };
+  }
+
+  async appInfo(): Promise<AppInfo> {
+    await this.enter("appInfo", []);
+    return { version: "0.1.0", demo: this.demo, keyStatus: this.keyStatusNow(), galleryDir: this.view().galleryDir };
+  }
+
+  async keyStatus(): Promise<KeyStatus> {
+    await this.enter("keyStatus", []);
+    return this.keyStatusNow();
+  }
+
+  async setKey(key: string): Promise<KeyStatus> {
+    await this.enter("setKey", ["<redacted>"]);
+    if (!this.opts.keychainAvailable) throw new BackendError("KeychainUnavailable", ERROR_MESSAGES.KeychainUnavailable);
+    const k = key.trim();
+    if (k.length < 16 || /\s/.test(k)) {
+      throw new BackendError("InvalidInput", "That does not look like a PiAPI key. Copy it again from piapi.ai → Workspace → API keys.");
+    }
+    if (this.keySource !== "environment") this.keySource = "keychain";
+    return this.keyStatusNow();
+  }
+
+  async deleteKey(): Promise<KeyStatus> {
+    await this.enter("deleteKey", []);
+    if (this.keySource === "keychain") this.keySource = "none";
+    return this.keyStatusNow();
+  }
+
+  async getSettings(): Promise<SettingsView> {
+    await this.enter("getSettings", []);
+    return this.view();
+  }
+
+  async updateSettings(next: Settings): Promise<SettingsView> {
+    await this.enter("updateSettings", [next]);
+    const https = /^https:\/\/[^\s/]+/.test(next.baseUrl);
+    const loopback = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(next.baseUrl);
+    if (!https && !loopback) {
+      throw new BackendError("Config", "The base URL must use https:// (plain http:// is allowed only for 127.0.0.1 or localhost).");
+    }
+    if (!Number.isInteger(next.pollMaxAttempts) || next.pollMaxAttempts < 1 || next.pollMaxAttempts > 1000) {
+      throw new BackendError("InvalidInput", "Poll attempts must be a whole number from 1 to 1,000.");
+    }
+    if (!Number.isInteger(next.pollIntervalMs) || next.pollIntervalMs < 100 || next.pollIntervalMs > 60_000) {
+      throw new BackendError("InvalidInput", "The poll interval must be between 100 and 60,000 ms.");
+    }
+    if (next.maxConcurrent != null && (!Number.isInteger(next.maxConcurrent) || next.maxConcurrent < 1 || next.maxConcurrent > 20)) {
+      throw new BackendError("InvalidInput", "Parallel tasks must be a whole number from 1 to 20.");
+    }
+    const sizeProblem = validateSize(next.defaultWidth, next.defaultHeight);
+    if (sizeProblem) throw new BackendError("InvalidInput", sizeProblem);
+    if (next.dailyBudgetUsd != null && !(next.dailyBudgetUsd >= 0)) {
+      throw new BackendError("InvalidInput", "The daily budget must be zero or more.");
+    }
+    this.settings = { ...next };
+    this.applyOverrides();
+    return this.view();
+  }
+
+  async watchJobs(onEvent: (event: JobEvent) => void): Promise<JobView[]> {
+    await this.enter("watchJobs", []);
+    this.listener = onEvent;
+    return this.allJobs.map(cloneJob);
+  }
+
+  async generate(request: GenerateRequest): Promise<number[]> {
+    await this.enter("generate", [request]);
+    if (!request.prompt.trim()) throw new BackendError("InvalidInput", "Write a prompt first.");
+    const sizeProblem = validateSize(request.width, request.height);
+    if (sizeProblem) throw new BackendError("InvalidInput", sizeProblem);
+    if (!Number.isInteger(request.count) || request.count < 1 || request.count > 8) {
+      throw new BackendError("InvalidInput", "Choose between 1 and 8 images.");
+    }
+    if (!MODELS.some((m) => m.id === request.model)) throw new BackendError("InvalidInput", `Unknown model ${request.model}.`);
+    const price = modelInfo(request.model)?.priceUsd ?? 0;
+    const budget = this.settings.dailyBudgetUsd;
+    if (!this.demo && budget != null && this.spentToday + price * request.count > budget + 1e-9) {
+      throw new BackendError("BudgetReached", ERROR_MESSAGES.BudgetReached);
+    }
+    const ids: number[] = [];
+    for (let i = 0; i < request.count; i++) ids.push(this.enqueue(request, i));
+    return ids;
+  }
+
+  async cancelJob(jobId: number): Promise<void> {
+    await this.enter("cancelJob", [jobId]);
+    const job = this.jobs.get(jobId);
+    if (!job) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
+    if (isFinal(job.state)) return;
+    this.clearTimers(jobId);
+    this.emit({ kind: "cancelled", jobId });
+    this.pump();
+  }
+
+  async retryJob(jobId: number): Promise<number[]> {
+    await this.enter("retryJob", [jobId]);
+    const job = this.jobs.get(jobId);
+    if (!job) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
+    const sim = this.sims.get(jobId);
+    const request: GenerateRequest = sim?.request ?? {
+      prompt: job.prompt,
+      negativePrompt: null,
+      model: job.model,
+      width: job.width,
+      height: job.height,
+      steps: null,
+      guidance: null,
+      seed: null,
+      count: 1,
+    };
+    return [this.enqueue({ ...request, count: 1 }, 0)];
+  }
+
+  async listJobs(): Promise<JobView[]> {
+    await this.enter("listJobs", []);
+    return this.allJobs.map(cloneJob);
+  }
+
+  async accountInfo(): Promise<AccountView> {
+    await this.enter("accountInfo", []);
+    if (this.demo) return { demo: true, balanceUsd: null, plan: null, maxConcurrentTasks: this.opts.maxConcurrent };
+    return { demo: false, balanceUsd: Math.round(this.balanceUsd * 100) / 100, plan: "Creator", maxConcurrentTasks: this.opts.maxConcurrent };
+  }
+
+  async listImages(q: GalleryQuery): Promise<ImagePage> {
+    await this.enter("listImages", [q]);
+    const text = q.text?.trim().toLowerCase() ?? "";
+    let items = [...this.images.values()].filter(
+      (im) =>
+        (!text || im.prompt.toLowerCase().includes(text)) &&
+        (!q.model || im.model === q.model) &&
+        (q.minRating == null || im.rating >= q.minRating) &&
+        (!q.favouritesOnly || im.favourite),
+    );
+    items.sort((a, b) => {
+      if (q.sort === "rating" && b.rating !== a.rating) return b.rating - a.rating;
+      return q.sort === "oldest" ? a.id - b.id : b.id - a.id;
+    });
+    const total = items.length;
+    const offset = q.cursor ? Number(q.cursor) || 0 : 0;
+    items = items.slice(offset, offset + q.limit);
+    const next = offset + items.length;
+    return { items: items.map((i) => ({ ...i })), nextCursor: next < total ? String(next) : null, total };
+  }
+
+  async getImage(id: number): Promise<ImageView> {
+    await this.enter("getImage", [id]);
+    const im = this.images.get(id);
+    if (!im) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
+    return { ...im };
+  }
+
+  async setRating(ids: number[], rating: number): Promise<void> {
+    await this.enter("setRating", [ids, rating]);
+    if (!Number.isInteger(rating) || rating < 0 || rating > 5) throw new BackendError("InvalidInput", "Ratings go from 0 to 5.");
+    for (const id of ids) {
+      const im = this.images.get(id);
+      if (im) im.rating = rating;
+    }
+  }
+
+  async setFavourite(ids: number[], favourite: boolean): Promise<void> {
+    await this.enter("setFavourite", [ids, favourite]);
+    for (const id of ids) {
+      const im = this.images.get(id);
+      if (im) im.favourite = favourite;
+    }
+  }
+
+  async deleteImages(ids: number[]): Promise<void> {
+    await this.enter("deleteImages", [ids]);
+    for (const id of ids) this.images.delete(id);
+    for (const job of this.jobs.values()) job.images = job.images.filter((i) => !ids.includes(i.id));
+  }
+
+  async revealImage(id: number): Promise<void> {
+    await this.enter("revealImage", [id]);
+    if (!this.images.has(id)) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
+  }
+
+  assetUrl(path: string): string {
+    const known = this.urls.get(path);
+    if (known) return known;
+    const url = artDataUrl(path, hash(path), 1024, 1024);
+    this.urls.set(path, url);
+    return url;
+  }
+
+  async pickFolder(current: string | null): Promise<string | null> {
+    await this.enter("pickFolder", [current]);
+    return "/home/you/Pictures/Fluxdesk Exports";
+  }
+
+  async openExternal(url: string): Promise<void> {
+    await this.enter("openExternal", [url]);
+    if (typeof window !== "undefined" && typeof window.open === "function" && !/jsdom/i.test(navigator.userAgent)) {
+      window.open(url, "_blank", "noopener");
+    }
+  }
+
+  async revealPath(path: string): Promise<void> {
+    await this.enter("revealPath", [path]);
+  }
+
+  // ---------- simulation ----------
+
+  /** Like the shell: `settings` holds the saved values; overridden fields keep theirs (the env wins at run time). */
+  private applyOverrides(): void {
+    for (const o of this.opts.overrides) {
+      const field = o.field as keyof Settings;
+      if (field in this.saved) (this.settings as Record<string, unknown>)[field] = this.saved[field];
+    }
+    this.saved = { ...this.settings };
+  }
+
+  private enqueue(request: GenerateRequest, index: number): number {
+    const id = this.nextJobId++;
+    const info = modelInfo(request.model);
+    const job: JobView = {
+      id,
+      prompt: request.prompt,
+      model: request.model,
+      width: request.width,
+      height: request.height,
+      state: "queued",
+      taskId: null,
+      createdAt: iso(Date.now()),
+      startedAt: null,
+      finishedAt: null,
+      costUsd: info?.priceUsd ?? 0,
+      error: null,
+      images: [],
+      typicalMs: info?.typicalMs ?? 20_000,
+    };
+    const seed = request.seed ?? (hash(`${request.prompt}#${id}`) % 2_147_483_647);
+    const r = (hash(`${id}`) % 1000) / 1000;
+    this.sims.set(id, {
+      timers: [],
+      stage: 0,
+      startedAt: 0,
+      durationMs: job.typicalMs * (0.75 + r * 0.5) * this.opts.speed,
+      request: { ...request, count: 1, seed: request.seed == null ? null : request.seed + index },
+      seed: request.seed == null ? seed : request.seed + index,
+    });
+    this.emit({ kind: "queued", jobId: id, job: cloneJob(job) });
+    // jobs.set happens in apply(queued)
+    if (this.opts.auto) queueMicrotask(() => this.pump());
+    return id;
+  }
+
+  private running(): number {
+    let n = 0;
+    for (const j of this.jobs.values()) if (["submitting", "submitted", "running", "downloading"].includes(j.state)) n++;
+    return n;
+  }
+
+  /** Starts queued jobs while there is capacity (oldest first). */
+  private pump(): void {
+    if (!this.opts.auto) return;
+    const queued = [...this.jobs.values()].filter((j) => j.state === "queued" && this.sims.get(j.id)?.stage === 0).sort((a, b) => a.id - b.id);
+    let free = this.opts.maxConcurrent - this.running();
+    for (const job of queued) {
+      if (free <= 0) break;
+      free--;
+      this.run(job.id);
+    }
+  }
+
+  private run(jobId: number): void {
+    const sim = this.sims.get(jobId);
+    if (!sim) return;
+    const s = this.opts.speed;
+    const at = (ms: number, fn: () => void) => sim.timers.push(setTimeout(fn, ms));
+    sim.stage = 0;
+    // Mark as started synchronously so pump() does not start it twice.
+    const job = this.jobs.get(jobId);
+    if (job) job.state = "submitting";
+    at(250 * s, () => this.step(jobId)); // submitted
+    at(600 * s, () => {
+      this.step(jobId); // pending or failed
+      const j = this.jobs.get(jobId);
+      if (j && isFinal(j.state)) this.pump();
+    });
+    const procStart = 1100 * s;
+    at(procStart, () => this.step(jobId)); // processing
+    const tick = Math.max(250, 1000 * s);
+    for (let t = procStart + tick; t < procStart + sim.durationMs; t += tick) {
+      at(t, () => {
+        const j = this.jobs.get(jobId);
+        if (j?.state === "running") this.emit({ kind: "processing", jobId, elapsedMs: Date.now() - sim.startedAt, typicalMs: j.typicalMs });
+      });
+    }
+    const dl = procStart + sim.durationMs;
+    at(dl, () => this.step(jobId)); // downloading 0
+    at(dl + 200 * s, () => this.emit({ kind: "downloading", jobId, received: 700_000, total: 1_400_000 }));
+    at(dl + 400 * s, () => {
+      this.step(jobId); // saved
+      this.pump();
+    });
+  }
+
+  private clearTimers(jobId: number): void {
+    const sim = this.sims.get(jobId);
+    if (!sim) return;
+    for (const t of sim.timers) clearTimeout(t);
+    sim.timers = [];
+  }
+
+  private makeImage(job: JobView, sim: Sim): ImageView {
+    const id = this.nextImageId++;
+    const date = job.createdAt.slice(0, 10);
+    const path = `/home/you/Pictures/Fluxdesk/${date}/fluxdesk-${String(id).padStart(5, "0")}.png`;
+    const thumbPath = `/home/you/.cache/fluxdesk/thumbs/${String(id).padStart(5, "0")}.webp`;
+    const url = artDataUrl(job.prompt, sim.seed, job.width, job.height);
+    this.urls.set(path, url);
+    this.urls.set(thumbPath, url);
+    return {
+      id,
+      path,
+      thumbPath,
+      prompt: job.prompt,
+      negativePrompt: sim.request.negativePrompt,
+      model: job.model,
+      taskType: "txt2img",
+      width: job.width,
+      height: job.height,
+      seed: sim.seed,
+      steps: sim.request.steps,
+      guidance: sim.request.guidance,
+      taskId: job.taskId,
+      costUsd: job.costUsd,
+      createdAt: iso(Date.now()),
+      favourite: false,
+      rating: 0,
+    };
+  }
+
+  /** Keeps the mock's own job list in step with the events it sends. */
+  private apply(e: JobEvent): void {
+    if (e.kind === "queued") {
+      this.jobs.set(e.jobId, cloneJob(e.job));
+      return;
+    }
+    const job = this.jobs.get(e.jobId);
+    if (!job) return;
+    const now = iso(Date.now());
+    switch (e.kind) {
+      case "submitted":
+        job.state = "submitted";
+        job.taskId = e.taskId;
+        job.startedAt = now;
+        break;
+      case "pending":
+        job.state = "submitted";
+        break;
+      case "processing":
+        job.state = "running";
+        break;
+      case "downloading":
+        job.state = "downloading";
+        break;
+      case "saved":
+        job.state = "saved";
+        job.finishedAt = now;
+        job.images = [...job.images, e.image];
+        this.images.set(e.image.id, { ...e.image });
+        if (!this.demo) {
+          this.spentToday += job.costUsd ?? 0;
+          this.balanceUsd -= job.costUsd ?? 0;
+        }
+        break;
+      case "failed":
+        job.state = "failed";
+        job.finishedAt = now;
+        job.error = { code: e.code, message: e.message };
+        this.clearTimers(e.jobId);
+        break;
+      case "cancelled":
+        job.state = "cancelled";
+        job.finishedAt = now;
+        this.clearTimers(e.jobId);
+        break;
+    }
+  }
+
+  private seed(): void {
+    const now = Date.now();
+    const n = this.opts.seedGallery;
+    const sizes: [number, number][] = [
+      [1024, 1024],
+      [1216, 832],
+      [832, 1216],
+      [1344, 768],
+      [1152, 864],
+      [864, 1152],
+    ];
+    for (let i = 0; i < n; i++) {
+      const prompt = SAMPLE_PROMPTS[i % SAMPLE_PROMPTS.length];
+      const [w, h] = sizes[(i * 7 + Math.floor(i / SAMPLE_PROMPTS.length)) % sizes.length];
+      const model: Model = MODELS[i % 5 === 0 ? 1 : i % 7 === 0 ? 2 : 0].id;
+      const created = now - (n - i) * 0.37 * DAY;
+      const seed = (hash(prompt) + i * 7919) % 2_147_483_647;
+      const id = this.nextImageId++;
+      const path = `/home/you/Pictures/Fluxdesk/${iso(created).slice(0, 10)}/fluxdesk-${String(id).padStart(5, "0")}.png`;
+      const thumbPath = `/home/you/.cache/fluxdesk/thumbs/${String(id).padStart(5, "0")}.webp`;
+      const url = artDataUrl(prompt, seed, w, h);
+      this.urls.set(path, url);
+      this.urls.set(thumbPath, url);
+      this.images.set(id, {
+        id,
+        path,
+        thumbPath,
+        prompt,
+        negativePrompt: i % 3 === 0 ? "text, watermark, blurry" : null,
+        model,
+        taskType: "txt2img",
+        width: w,
+        height: h,
+        seed,
+        steps: model === "Qubico/flux1-schnell" ? 4 : 28,
+        guidance: i % 2 ? 3.5 : null,
+        taskId: taskIdFor(1000 + id),
+        costUsd: modelInfo(model)?.priceUsd ?? null,
+        createdAt: iso(created),
+        favourite: i % 6 === 1,
+        rating: [0, 4, 0, 5, 3, 0, 2, 0][i % 8],
+      });
+    }
+    if (this.opts.seedJobs) {
+      const recent = [...this.images.values()].slice(-4);
+      for (const im of recent) {
+        const id = this.nextJobId++;
+        const t = Date.parse(im.createdAt);
+        this.jobs.set(id, {
+          id,
+          prompt: im.prompt,
+          model: (im.model as Model) ?? "Qubico/flux1-schnell",
+          width: im.width,
+          height: im.height,
+          state: "saved",
+          taskId: im.taskId,
+          createdAt: iso(t - 9000),
+          startedAt: iso(t - 8500),
+          finishedAt: iso(t),
+          costUsd: im.costUsd ?? 0,
+          error: null,
+          images: [{ ...im }],
+          typicalMs: modelInfo(im.model)?.typicalMs ?? 8000,
+        });
+      }
+      const failedAt = now - 0.2 * DAY;
+      const mk = (state: "failed" | "cancelled", prompt: string, error: JobView["error"], model: Model, t: number): void => {
+        const id = this.nextJobId++;
+        this.jobs.set(id, {
+          id,
+          prompt,
+          model,
+          width: 1216,
+          height: 832,
+          state,
+          taskId: state === "failed" ? taskIdFor(id) : null,
+          createdAt: iso(t - 40_000),
+          startedAt: iso(t - 39_000),
+          finishedAt: iso(t),
+          costUsd: modelInfo(model)?.priceUsd ?? 0,
+          error,
+          images: [],
+          typicalMs: modelInfo(model)?.typicalMs ?? 25_000,
+        });
+        this.sims.set(id, {
+          timers: [],
+          stage: 9,
+          startedAt: t,
+          durationMs: 0,
+          request: { prompt, negativePrompt: null, model, width: 1216, height: 832, steps: null, guidance: null, seed: null, count: 1 },
+          seed: 1,
+        });
+      };
+      mk("cancelled", "Isometric reading nook with warm lamp light", null, "Qubico/flux1-dev", failedAt - 3_600_000);
+      mk("failed", "Editorial portrait, rim light, black backdrop", { code: "Timeout", message: ERROR_MESSAGES.Timeout }, "Qubico/flux1-dev-advanced", failedAt);
+    }
+  }
+}
+
+function isFinal(state: JobView["state"]): boolean {
+  return state === "saved" || state === "failed" || state === "cancelled" || state === "abandoned";
+}
+
+function taskIdFor(jobId: number): string {
+  const h = hash(`task-${jobId}`).toString(16).padStart(8, "0");
+  return `${h}-${h.slice(0, 4)}-4${h.slice(1, 4)}-a${h.slice(2, 5)}-${h}${h.slice(0, 4)}`;
+}
+
+function cloneJob(j: JobView): JobView {
+  return { ...j, error: j.error ? { ...j.error } : null, images: j.images.map((i) => ({ ...i })) };
+}
+
+function structuredCloneSafe(args: unknown[]): unknown[] {
+  try {
+    return JSON.parse(JSON.stringify(args)) as unknown[];
+  } catch {
+    return args;
+  }
+}
+
+export function createMockBackend(options: MockOptions = {}): MockBackend {
+  return new MockBackend(options);
+}

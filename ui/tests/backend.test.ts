@@ -1,0 +1,173 @@
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { clearMocks, mockConvertFileSrc, mockIPC } from "@tauri-apps/api/mocks";
+import { createTauriBackend } from "../src/lib/backend/tauri";
+import { BackendError, type GenerateRequest, type JobEvent, type JobView } from "../src/lib/backend";
+
+afterEach(() => clearMocks());
+
+const request: GenerateRequest = {
+  prompt: "a fox",
+  negativePrompt: null,
+  model: "Qubico/flux1-schnell",
+  width: 1024,
+  height: 1024,
+  steps: null,
+  guidance: null,
+  seed: null,
+  count: 2,
+};
+
+describe("Tauri adapter", () => {
+  test("commands are snake_case with camelCase argument names", async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      if (cmd === "generate") return [7, 8];
+      if (cmd === "retry_job") return [9];
+      return null;
+    });
+    const b = createTauriBackend();
+    expect(await b.generate(request)).toEqual([7, 8]);
+    await b.cancelJob(7);
+    expect(await b.retryJob(7)).toEqual([9]);
+    await b.setRating([1, 2], 4);
+    await b.setFavourite([1], true);
+    await b.deleteImages([3]);
+    await b.revealImage(3);
+    await b.setKey("k");
+    await b.listImages({ text: null, model: null, minRating: null, favouritesOnly: false, sort: "newest", limit: 60, cursor: null });
+    expect(seen).toEqual([
+      ["generate", { request }],
+      ["cancel_job", { jobId: 7 }],
+      ["retry_job", { jobId: 7 }],
+      ["set_rating", { ids: [1, 2], rating: 4 }],
+      ["set_favourite", { ids: [1], favourite: true }],
+      ["delete_images", { ids: [3] }],
+      ["reveal_image", { id: 3 }],
+      ["set_key", { key: "k" }],
+      ["list_images", { query: { text: null, model: null, minRating: null, favouritesOnly: false, sort: "newest", limit: 60, cursor: null } }],
+    ]);
+  });
+
+  test("IpcError {code, message} becomes a BackendError", async () => {
+    mockIPC(() => {
+      throw { code: "Unauthorized", message: "PiAPI rejected the API key. Open Settings and paste a valid key." };
+    });
+    const err = await createTauriBackend()
+      .accountInfo()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect(err).toMatchObject({ code: "Unauthorized", message: expect.stringContaining("Open Settings") });
+  });
+
+  test("unknown codes and plain strings become Internal", async () => {
+    expect(BackendError.from({ code: "Weird", message: "m" }).code).toBe("Internal");
+    expect(BackendError.from("command generate not found")).toMatchObject({ code: "Internal", message: "command generate not found" });
+    expect(BackendError.from(new Error("boom")).message).toBe("boom");
+  });
+
+  test("watch_jobs passes a Channel as onEvent and streams JobEvents", async () => {
+    const job: JobView = {
+      id: 1,
+      prompt: "a fox",
+      model: "Qubico/flux1-schnell",
+      width: 1024,
+      height: 1024,
+      state: "queued",
+      taskId: null,
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      finishedAt: null,
+      costUsd: 0.0015,
+      error: null,
+      images: [],
+      typicalMs: 8000,
+    };
+    let channelId = -1;
+    mockIPC((cmd, args) => {
+      if (cmd === "watch_jobs") {
+        channelId = (args as { onEvent: { id: number } }).onEvent.id;
+        return [job];
+      }
+    });
+    const got: JobEvent[] = [];
+    const snapshot = await createTauriBackend().watchJobs((e) => got.push(e));
+    expect(snapshot).toEqual([job]);
+    const internals = (window as unknown as { __TAURI_INTERNALS__: { runCallback: (id: number, data: unknown) => void } }).__TAURI_INTERNALS__;
+    internals.runCallback(channelId, { index: 0, message: { kind: "submitted", jobId: 1, taskId: "t-1" } });
+    internals.runCallback(channelId, { index: 1, message: { kind: "cancelled", jobId: 1 } });
+    await vi.waitFor(() => expect(got).toHaveLength(2));
+    expect(got[0]).toEqual({ kind: "submitted", jobId: 1, taskId: "t-1" });
+  });
+
+  test("assetUrl uses the asset protocol", () => {
+    mockConvertFileSrc("linux");
+    const url = createTauriBackend().assetUrl("/home/me/Pictures/Fluxdesk/a b.png");
+    expect(url).toBe("asset://localhost/%2Fhome%2Fme%2FPictures%2FFluxdesk%2Fa%20b.png");
+  });
+});
+
+describe("adapter vs generated bindings", () => {
+  // The Tauri adapter calls invoke() itself; this proves it sends exactly what the tauri-specta
+  // bindings generated from the Rust commands would send (command names and argument keys).
+  test("every command matches bindings.ts", async () => {
+    const { commands } = await import("../src/lib/backend/bindings");
+    const b = createTauriBackend();
+    const seen: { last: [string, unknown] | null } = { last: null };
+    mockIPC((cmd, args) => {
+      seen.last = [cmd, args];
+      return null;
+    });
+    const capture = async (fn: () => Promise<unknown>): Promise<[string, unknown] | null> => {
+      seen.last = null;
+      await fn().catch(() => {});
+      return seen.last;
+    };
+    const query = { text: "fox", model: null, minRating: 2, favouritesOnly: true, sort: "rating" as const, limit: 60, cursor: "60" };
+    const settings = {
+      baseUrl: "https://api.piapi.ai",
+      pollMaxAttempts: 30,
+      pollIntervalMs: 3000,
+      galleryDir: null,
+      theme: "dark" as const,
+      defaultModel: "Qubico/flux1-dev" as const,
+      defaultWidth: 1024,
+      defaultHeight: 1024,
+      dailyBudgetUsd: null,
+      maxConcurrent: 4,
+    };
+    const pairs: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
+      ["appInfo", () => b.appInfo(), () => commands.appInfo()],
+      ["keyStatus", () => b.keyStatus(), () => commands.keyStatus()],
+      ["setKey", () => b.setKey("k"), () => commands.setKey("k")],
+      ["deleteKey", () => b.deleteKey(), () => commands.deleteKey()],
+      ["getSettings", () => b.getSettings(), () => commands.getSettings()],
+      ["updateSettings", () => b.updateSettings(settings), () => commands.updateSettings(settings)],
+      ["generate", () => b.generate(request), () => commands.generate(request)],
+      ["cancelJob", () => b.cancelJob(3), () => commands.cancelJob(3)],
+      ["retryJob", () => b.retryJob(3), () => commands.retryJob(3)],
+      ["listJobs", () => b.listJobs(), () => commands.listJobs()],
+      ["accountInfo", () => b.accountInfo(), () => commands.accountInfo()],
+      ["listImages", () => b.listImages(query), () => commands.listImages(query)],
+      ["getImage", () => b.getImage(5), () => commands.getImage(5)],
+      ["setRating", () => b.setRating([1, 2], 3), () => commands.setRating([1, 2], 3)],
+      ["setFavourite", () => b.setFavourite([1], false), () => commands.setFavourite([1], false)],
+      ["deleteImages", () => b.deleteImages([9]), () => commands.deleteImages([9])],
+      ["revealImage", () => b.revealImage(9), () => commands.revealImage(9)],
+    ];
+    for (const [name, ours, theirs] of pairs) {
+      const a = await capture(ours);
+      const g = await capture(theirs);
+      expect(a, name).not.toBeNull();
+      expect(a, name).toEqual(g);
+    }
+    // watch_jobs: same command and argument key; the value is a Channel in both.
+    const ours = await capture(() => b.watchJobs(() => {}));
+    const { Channel } = await import("@tauri-apps/api/core");
+    const theirs = await capture(() => commands.watchJobs(new Channel()));
+    expect(ours?.[0]).toBe(theirs?.[0]);
+    expect(Object.keys(ours?.[1] as object)).toEqual(Object.keys(theirs?.[1] as object));
+    // Every generated command is covered above.
+    expect(Object.keys(commands).sort()).toEqual([...pairs.map(([n]) => n), "watchJobs"].sort());
+  });
+});

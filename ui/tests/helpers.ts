@@ -1,0 +1,41 @@
+// Test harness: a fresh in-memory backend (timers off, driven by the test) and fresh stores per test.
+import { render, screen, waitFor } from "@testing-library/svelte";
+import App from "../src/App.svelte";
+import { setBackend } from "../src/lib/backend";
+import { createMockBackend, type MockBackend, type MockOptions } from "../src/lib/backend/mock";
+import { app } from "../src/lib/state/app.svelte";
+import { jobs } from "../src/lib/state/jobs.svelte";
+import { settings } from "../src/lib/state/settings.svelte";
+import { images } from "../src/lib/state/images.svelte";
+import { gallery } from "../src/lib/state/gallery.svelte";
+import { viewer } from "../src/lib/state/viewer.svelte";
+import { toasts } from "../src/lib/state/toasts.svelte";
+import { form } from "../src/lib/state/create.svelte";
+
+export function resetStores(): void {
+  app.reset();
+  jobs.reset();
+  settings.reset();
+  images.reset();
+  gallery.reset();
+  viewer.reset();
+  toasts.clear();
+  form.reset();
+}
+
+/** Renders the whole app against a fresh mock backend and waits until startup has finished. */
+export async function renderApp(options: MockOptions = {}): Promise<{ mock: MockBackend }> {
+  const mock = createMockBackend({ auto: false, seedGallery: 0, seedJobs: false, ...options });
+  setBackend(mock);
+  resetStores();
+  render(App);
+  await waitFor(() => {
+    if (!app.info || !settings.view || !jobs.loaded) throw new Error("still starting");
+  });
+  await screen.findByRole("button", { name: "Create" });
+  return { mock };
+}
+
+export function lastCall(mock: MockBackend, method: string): unknown[] | undefined {
+  return [...mock.calls].reverse().find((c) => c.method === method)?.args;
+}
