@@ -12,17 +12,21 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use fluxdesk_core::Error;
 use fluxdesk_core::gallery::{GalleryQuery, SortOrder};
 use fluxdesk_core::runner::JobOutcome;
 use fluxdesk_core::secrets::{self, KeyringStore, SecretStore};
 use fluxdesk_core::settings::EnvOverrides;
 use fluxdesk_core::studio::{DemoChoice, Studio, StudioOptions};
 use fluxdesk_core::views::GenerateRequest;
-use fluxdesk_core::Error;
 use piapi::{Model, Size};
 
 #[derive(Parser)]
-#[command(name = "fluxdesk", version, about = "Generate images with Flux through PiAPI, and manage the Fluxdesk gallery.")]
+#[command(
+    name = "fluxdesk",
+    version,
+    about = "Generate images with Flux through PiAPI, and manage the Fluxdesk gallery."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -152,7 +156,11 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("fluxdesk: {e} [{}]", output::code_name(e.code()));
             // A bad argument value (size, model, prompt…) is a usage error, like clap's own.
-            if e.code() == fluxdesk_core::ErrorCode::InvalidInput { ExitCode::from(2) } else { ExitCode::FAILURE }
+            if e.code() == fluxdesk_core::ErrorCode::InvalidInput {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -161,7 +169,11 @@ fn init_tracing() {
     // Quiet by default; FLUXDESK_LOG=debug for detail. Logs never contain the key.
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLUXDESK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).without_time().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
 }
 
 async fn open_studio(demo: DemoChoice) -> Result<Studio, Error> {
@@ -194,7 +206,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             progress.stop();
             studio.shutdown().await;
             output::resume_report(&report, json);
-            let ok = report.failed.is_empty() && report.uncertain.is_empty() && report.still_running.is_empty();
+            let ok =
+                report.failed.is_empty() && report.uncertain.is_empty() && report.still_running.is_empty();
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Sim(args) => sim::run(args).await,
@@ -245,10 +258,8 @@ async fn generate(args: GenerateArgs) -> Result<ExitCode, Error> {
             }
         }
     }
-    if let Some(r) = resumed {
-        if !r.saved.is_empty() {
-            eprintln!("also finished {} task(s) left from an earlier run", r.saved.len());
-        }
+    if let Some(r) = resumed.filter(|r| !r.saved.is_empty()) {
+        eprintln!("also finished {} task(s) left from an earlier run", r.saved.len());
     }
     studio.shutdown().await;
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -315,12 +326,17 @@ async fn gallery_action(studio: &Studio, action: GalleryAction) -> Result<ExitCo
     match action {
         GalleryAction::List { limit, json } => {
             studio.reconcile().await?;
-            let page = studio.list_images(&GalleryQuery { limit, sort: SortOrder::Newest, ..GalleryQuery::default() })?;
+            let page = studio.list_images(&GalleryQuery {
+                limit,
+                sort: SortOrder::Newest,
+                ..GalleryQuery::default()
+            })?;
             output::image_list(&page.items, page.total, json);
         }
         GalleryAction::Search { query, limit, json } => {
             studio.reconcile().await?;
-            let page = studio.list_images(&GalleryQuery { text: Some(query), limit, ..GalleryQuery::default() })?;
+            let page =
+                studio.list_images(&GalleryQuery { text: Some(query), limit, ..GalleryQuery::default() })?;
             output::image_list(&page.items, page.total, json);
         }
         GalleryAction::Show { id, json } => output::image_detail(&studio.get_image(id)?, json),

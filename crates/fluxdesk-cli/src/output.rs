@@ -2,15 +2,18 @@
 
 use std::io::Write;
 
+use fluxdesk_core::ErrorCode;
 use fluxdesk_core::secrets::{KeySource, KeyStatus};
 use fluxdesk_core::studio::Studio;
 use fluxdesk_core::views::{AccountView, ImageView, JobEvent, ResumeReport};
-use fluxdesk_core::ErrorCode;
 use serde_json::json;
 
 /// The machine code as text, e.g. `RateLimited`.
 pub fn code_name(code: ErrorCode) -> String {
-    serde_json::to_value(code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| format!("{code:?}"))
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{code:?}"))
 }
 
 fn image_json(img: &ImageView) -> serde_json::Value {
@@ -111,7 +114,9 @@ pub fn account(info: &AccountView, as_json: bool) {
 
 pub fn key_status(s: &KeyStatus) {
     let line = match s.source {
-        KeySource::Environment => "A key is set by PIAPI_API_KEY in the environment (it overrides the keychain).".to_owned(),
+        KeySource::Environment => {
+            "A key is set by PIAPI_API_KEY in the environment (it overrides the keychain).".to_owned()
+        }
         KeySource::Keychain => "A key is set in the OS keychain.".to_owned(),
         KeySource::None if s.keychain_available => {
             "No key is set. Run `fluxdesk key set` and paste your PiAPI key, or use --demo.".to_owned()
@@ -162,14 +167,24 @@ impl Progress {
         let task = tokio::spawn(async move {
             while let Ok(ev) = rx.recv().await {
                 let line = match &ev {
-                    JobEvent::Queued { job_id, job } => format!("job {job_id}: queued ({})", job.model.short_name()),
-                    JobEvent::Submitted { job_id, task_id } => format!("job {job_id}: submitted as {task_id}"),
+                    JobEvent::Queued { job_id, job } => {
+                        format!("job {job_id}: queued ({})", job.model.short_name())
+                    }
+                    JobEvent::Submitted { job_id, task_id } => {
+                        format!("job {job_id}: submitted as {task_id}")
+                    }
                     JobEvent::Pending { job_id } => format!("job {job_id}: waiting for a worker"),
                     JobEvent::Processing { job_id, elapsed_ms, typical_ms } => {
-                        format!("job {job_id}: generating ({:.0} s of ~{:.0} s)", f64::from(*elapsed_ms) / 1e3, f64::from(*typical_ms) / 1e3)
+                        format!(
+                            "job {job_id}: generating ({:.0} s of ~{:.0} s)",
+                            f64::from(*elapsed_ms) / 1e3,
+                            f64::from(*typical_ms) / 1e3
+                        )
                     }
                     JobEvent::Downloading { job_id, received, total } => match total {
-                        Some(t) if t == received => format!("job {job_id}: downloaded {} KiB", received / 1024),
+                        Some(t) if t == received => {
+                            format!("job {job_id}: downloaded {} KiB", received / 1024)
+                        }
                         _ => continue,
                     },
                     JobEvent::Saved { job_id, image } => format!("job {job_id}: saved {}", image.path),

@@ -105,7 +105,10 @@ pub async fn run(a: SimArgs) -> Result<ExitCode, Error> {
         .await
         .map_err(|e| Error::io("could not start the simulator (is the port free?)", "127.0.0.1", e))?;
     println!("PiAPI simulator listening on {}", handle.base_url());
-    eprintln!("Use: PIAPI_BASE_URL={} PIAPI_API_KEY=any-key fluxdesk generate \"a red fox\"", handle.base_url());
+    eprintln!(
+        "Use: PIAPI_BASE_URL={} PIAPI_API_KEY=any-key fluxdesk generate \"a red fox\"",
+        handle.base_url()
+    );
     eprintln!("Stop with Ctrl+C.");
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown().await;

@@ -111,7 +111,11 @@ fn stderr(o: &Output) -> String {
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {
-    stdout(o).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("json line")).collect()
+    stdout(o)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
 }
 
 /// Asserts the file is a complete PNG of the given size whose metadata carries the prompt.
@@ -178,7 +182,8 @@ fn unicode_multiplication_sign_and_count_work() {
     let rt = rt();
     let sim = start_sim(&rt, SimConfig::fast());
     let env = Env::new().against(&sim);
-    let out = env.run(&["generate", "tiny robots", "--size", "512×512", "--count", "3", "--seed", "42", "--json"]);
+    let out =
+        env.run(&["generate", "tiny robots", "--size", "512×512", "--count", "3", "--seed", "42", "--json"]);
     assert!(out.status.success());
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 3);
@@ -349,7 +354,12 @@ fn simulator_down_while_tasks_run_then_back_later() {
     let rt = rt();
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("sim-state.json");
-    let cfg = SimConfig { pending_ms: 100, processing_ms: 800, state_file: Some(state.clone()), ..SimConfig::default() };
+    let cfg = SimConfig {
+        pending_ms: 100,
+        processing_ms: 800,
+        state_file: Some(state.clone()),
+        ..SimConfig::default()
+    };
     let sim = start_sim(&rt, cfg.clone());
     let port = sim.addr().port();
     let env = Env::new().against(&sim).with("PIAPI_POLL_MAX_ATTEMPTS", "4");
@@ -396,7 +406,11 @@ fn gallery_commands_and_rebuild_from_files() {
     let sim = start_sim(&rt, SimConfig::fast());
     let env = Env::new().against(&sim);
     assert!(env.run(&["generate", "a red fox", "--seed", "1", "--size", "512x512"]).status.success());
-    assert!(env.run(&["generate", "a blue whale", "--seed", "2", "--negative", "blurry", "--size", "512x512"]).status.success());
+    assert!(
+        env.run(&["generate", "a blue whale", "--seed", "2", "--negative", "blurry", "--size", "512x512"])
+            .status
+            .success()
+    );
 
     let found = json_lines(&env.run(&["gallery", "search", "whal", "--json"]));
     assert_eq!(found.len(), 1);
@@ -462,5 +476,7 @@ fn key_status_never_prints_the_key() {
     let out = env.run(&["key", "status"]);
     assert!(out.status.success());
     assert!(stdout(&out).contains("PIAPI_API_KEY"));
-    assert!(!stdout(&out).contains("sk-super-secret-value") && !stderr(&out).contains("sk-super-secret-value"));
+    assert!(
+        !stdout(&out).contains("sk-super-secret-value") && !stderr(&out).contains("sk-super-secret-value")
+    );
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Local, Utc};
 use piapi::{DownloadOptions, ErrorCode, PollEvent, TaskStatus};
-use tokio::sync::{broadcast, Semaphore};
+use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::files;
@@ -191,12 +191,12 @@ impl Runner {
     pub async fn cancel(&self, job_id: i64) -> Result<()> {
         let token = lock(&self.inner.cancels).get(&job_id).cloned();
         let task = self.inner.parts.ledger.get(job_id)?;
-        if let Some(task_id) = task.task_id.as_deref() {
-            if !is_terminal(task.state) {
-                // Best effort: PiAPI only cancels pending tasks; the error tells the user why not.
-                if let Err(e) = self.inner.parts.client.cancel_task(task_id).await {
-                    tracing::info!(job_id, "PiAPI did not cancel the task: {e}");
-                }
+        if let Some(task_id) = task.task_id.as_deref()
+            && !is_terminal(task.state)
+        {
+            // Best effort: PiAPI only cancels pending tasks; the error tells the user why not.
+            if let Err(e) = self.inner.parts.client.cancel_task(task_id).await {
+                tracing::info!(job_id, "PiAPI did not cancel the task: {e}");
             }
         }
         match token {
@@ -221,7 +221,9 @@ impl Runner {
                     message: task.error_message.clone().unwrap_or_else(|| "it ended earlier".into()),
                 }));
             }
-            TaskState::Cancelled => return Err(piapi::Error::Cancelled { task_id: task.task_id.clone() }.into()),
+            TaskState::Cancelled => {
+                return Err(piapi::Error::Cancelled { task_id: task.task_id.clone() }.into());
+            }
             _ => {}
         }
 
@@ -239,10 +241,9 @@ impl Runner {
                 parts.ledger.mark_failed(job_id, ErrorCode::CreateUnknown, &e.to_string())?;
                 return Err(e);
             }
-            _ => task
-                .task_id
-                .clone()
-                .ok_or_else(|| Error::Internal(format!("job {job_id} is {:?} without a task id", task.state)))?,
+            _ => task.task_id.clone().ok_or_else(|| {
+                Error::Internal(format!("job {job_id} is {:?} without a task id", task.state))
+            })?,
         };
 
         let done = self.poll(&task, &task_id, cancel).await?;
@@ -285,7 +286,12 @@ impl Runner {
         }
     }
 
-    async fn poll(&self, task: &LedgerTask, task_id: &str, cancel: &CancellationToken) -> Result<piapi::Task> {
+    async fn poll(
+        &self,
+        task: &LedgerTask,
+        task_id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<piapi::Task> {
         let parts = &self.inner.parts;
         let job_id = task.id;
         let typical_ms = duration_ms(task.request.model.typical_duration());
@@ -385,7 +391,8 @@ impl Runner {
                     });
                 }
             };
-            let fetched = parts.client.fetch_image(url, &DownloadOptions::default(), cancel, &mut on_bytes).await?;
+            let fetched =
+                parts.client.fetch_image(url, &DownloadOptions::default(), cancel, &mut on_bytes).await?;
             let req = &task.request;
             let meta = ImageMeta {
                 prompt: req.input.prompt.clone(),
@@ -410,7 +417,13 @@ impl Runner {
     }
 
     /// Writes the file (with metadata), its thumbnail and its index row. Idempotent.
-    async fn store_image(&self, task: &LedgerTask, meta: ImageMeta, bytes: Vec<u8>, format: &str) -> Result<ImageRecord> {
+    async fn store_image(
+        &self,
+        task: &LedgerTask,
+        meta: ImageMeta,
+        bytes: Vec<u8>,
+        format: &str,
+    ) -> Result<ImageRecord> {
         let parts = &self.inner.parts;
         let task_id = meta.task_id.clone().unwrap_or_default();
         let index = meta.output_index.unwrap_or(0);
@@ -479,8 +492,13 @@ impl Runner {
                 report.uncertain.push(t.id);
             }
         }
-        let mut pending: Vec<i64> =
-            ledger.resumable()?.into_iter().chain(ledger.queued()?).filter(|t| include(t)).map(|t| t.id).collect();
+        let mut pending: Vec<i64> = ledger
+            .resumable()?
+            .into_iter()
+            .chain(ledger.queued()?)
+            .filter(|t| include(t))
+            .map(|t| t.id)
+            .collect();
         pending.sort_unstable();
         pending.dedup();
 
@@ -548,10 +566,7 @@ pub fn image_view(gallery: &Gallery, rec: &ImageRecord) -> ImageView {
 }
 
 fn uncertain_error() -> Error {
-    piapi::Error::CreateUnknown {
-        message: "Fluxdesk stopped while sending this task".into(),
-    }
-    .into()
+    piapi::Error::CreateUnknown { message: "Fluxdesk stopped while sending this task".into() }.into()
 }
 
 pub(crate) fn is_terminal(s: TaskState) -> bool {

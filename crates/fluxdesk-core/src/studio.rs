@@ -25,7 +25,8 @@ use crate::runner::{self, JobOutcome, Runner, RunnerParts};
 use crate::secrets::{self, KeySource, KeyStatus, SecretStore};
 use crate::settings::{EnvOverrides, Settings, SettingsFile};
 use crate::views::{
-    AccountView, AppInfo, ErrorView, GenerateRequest, ImageView, JobEvent, JobView, ResumeReport, SettingsView,
+    AccountView, AppInfo, ErrorView, GenerateRequest, ImageView, JobEvent, JobView, ResumeReport,
+    SettingsView,
 };
 use crate::{Error, Result};
 
@@ -317,9 +318,10 @@ impl Studio {
     async fn refresh_key_status(&self) -> KeyStatus {
         let store = self.inner.secrets.clone();
         let env = self.inner.env.clone();
-        let status = tokio::task::spawn_blocking(move || secrets::key_status(store.as_ref(), &env))
-            .await
-            .unwrap_or(KeyStatus { source: KeySource::None, keychain_available: false, keychain_error: None });
+        let status =
+            tokio::task::spawn_blocking(move || secrets::key_status(store.as_ref(), &env)).await.unwrap_or(
+                KeyStatus { source: KeySource::None, keychain_available: false, keychain_error: None },
+            );
         *lock(&self.inner.key_status) = Some(status.clone());
         status
     }
@@ -380,10 +382,11 @@ impl Studio {
         }
         Size::new(req.width, req.height).validate()?;
         let base_seed = req.seed;
-        if let Some(s) = base_seed {
-            if s < 0 {
-                return Err(Error::invalid_input("seed", "use a non-negative number, or leave it empty for random"));
-            }
+        if base_seed.is_some_and(|s| s < 0) {
+            return Err(Error::invalid_input(
+                "seed",
+                "use a non-negative number, or leave it empty for random",
+            ));
         }
         (0..req.count)
             .map(|i| {
@@ -419,7 +422,11 @@ impl Studio {
         let requests = Self::plan_requests(req)?;
         if let Some(cap) = self.settings().daily_budget_usd {
             let midnight = Local::now().date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
-            let since = Local.from_local_datetime(&midnight).earliest().map(|d| d.with_timezone(&Utc)).unwrap_or_else(Utc::now);
+            let since = Local
+                .from_local_datetime(&midnight)
+                .earliest()
+                .map(|d| d.with_timezone(&Utc))
+                .unwrap_or_else(Utc::now);
             let spent = self.inner.ledger.spent_since(since)?;
             let planned: f64 = requests.iter().map(TaskRequest::estimated_cost_usd).sum();
             if !backend.is_demo() && spent + planned > cap + 1e-9 {
@@ -542,7 +549,9 @@ impl Studio {
             started_at: t.started_at,
             finished_at: t.finished_at,
             cost_usd: t.estimated_cost_usd,
-            error: t.error_code.map(|code| ErrorView { code, message: t.error_message.clone().unwrap_or_default() }),
+            error: t
+                .error_code
+                .map(|code| ErrorView { code, message: t.error_message.clone().unwrap_or_default() }),
             images,
             typical_ms: u32::try_from(t.request.model.typical_duration().as_millis()).unwrap_or(u32::MAX),
         }
