@@ -17,7 +17,7 @@
 //!   zTXt or iTXt); width and height always come from `IHDR`.
 //! - [`ImageMeta`] has no field for the API key, so the key can never be written.
 
-use std::io::{BufReader, Read, Seek};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -222,7 +222,8 @@ fn parse_param_line(line: &str) -> (Vec<(String, String)>, bool) {
         }
         let key: String = chars[key_start..i].iter().collect();
         let key = key.trim_end().to_string();
-        let key_ok = key.chars().count() >= 2 && key.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let key_ok =
+            key.chars().count() >= 2 && key.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_');
         if i >= chars.len() || chars[i] != ':' || !key_ok {
             // Not a pair: skip to the next comma.
             clean = false;
@@ -303,9 +304,15 @@ fn split_png_strict(png: &[u8]) -> Result<(Vec<RawChunk<'_>>, &[u8])> {
         }
         let ty = [header[4], header[5], header[6], header[7]];
         let end = pos + 12 + len as usize;
-        let raw = png.get(pos..end).ok_or_else(|| image_err("the PNG is truncated (a chunk runs past the end)"))?;
+        let raw =
+            png.get(pos..end).ok_or_else(|| image_err("the PNG is truncated (a chunk runs past the end)"))?;
         let data = &raw[8..8 + len as usize];
-        let stored_crc = u32::from_be_bytes([raw[raw.len() - 4], raw[raw.len() - 3], raw[raw.len() - 2], raw[raw.len() - 1]]);
+        let stored_crc = u32::from_be_bytes([
+            raw[raw.len() - 4],
+            raw[raw.len() - 3],
+            raw[raw.len() - 2],
+            raw[raw.len() - 1],
+        ]);
         if crc32(&ty, data) != stored_crc {
             return Err(Error::Image(format!(
                 "the PNG is damaged (bad checksum in its {} chunk)",
@@ -370,8 +377,7 @@ pub fn embed_png_metadata(png: &[u8], meta: &ImageMeta) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(png.len() + json.len() + params.len() + 64);
     out.extend_from_slice(&PNG_SIGNATURE);
     for (i, c) in chunks.iter().enumerate() {
-        let ours = is_text_chunk(&c.ty)
-            && matches!(text_keyword(c.data), b"parameters" | b"fluxdesk");
+        let ours = is_text_chunk(&c.ty) && matches!(text_keyword(c.data), b"parameters" | b"fluxdesk");
         if !ours {
             out.extend_from_slice(c.raw);
         }
@@ -531,7 +537,8 @@ pub fn read_file_metadata(path: &Path) -> Result<Option<ImageMeta>> {
         if &ty == b"IDAT" || &ty == b"IEND" || len > MAX_CHUNK_LEN {
             break;
         }
-        let wanted = (&ty == b"IHDR" && len <= 64) || (is_text_chunk(&ty) && (len as usize) <= MAX_TEXT_BYTES);
+        let wanted =
+            (&ty == b"IHDR" && len <= 64) || (is_text_chunk(&ty) && (len as usize) <= MAX_TEXT_BYTES);
         if wanted {
             let mut data = vec![0u8; len as usize];
             if !read_full(&mut r, &mut data).map_err(io_err)? {

@@ -67,7 +67,8 @@ impl Paths {
     /// Creates home, gallery, cache and the thumbnails folder (and their parents) if missing.
     pub fn ensure_dirs(&self) -> Result<()> {
         for dir in [&self.home, &self.gallery, &self.cache, &self.thumbs_dir()] {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("creating a Fluxdesk folder", dir.clone(), e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io("creating a Fluxdesk folder", dir.clone(), e))?;
         }
         Ok(())
     }
@@ -113,7 +114,10 @@ mod tests {
 
     #[test]
     fn env_overrides_win_and_cache_follows_home() {
-        let env = EnvOverrides::from_pairs([("FLUXDESK_HOME", "/tmp/fd-home"), ("FLUXDESK_GALLERY", "/tmp/fd-gal")]);
+        let env = EnvOverrides::from_pairs([
+            ("FLUXDESK_HOME", "/tmp/fd-home"),
+            ("FLUXDESK_GALLERY", "/tmp/fd-gal"),
+        ]);
         let p = Paths::resolve(&env, Some(Path::new("/ignored"))).expect("resolve");
         assert_eq!(p.home, PathBuf::from("/tmp/fd-home"));
         assert_eq!(p.gallery, PathBuf::from("/tmp/fd-gal"));

@@ -104,10 +104,14 @@ impl SecretStore for KeyringStore {
 /// (except `BadEncoding`, whose bytes are dropped here unread).
 fn map_keyring_error(e: keyring::Error) -> Error {
     match e {
-        keyring::Error::PlatformFailure(inner) => Error::KeychainUnavailable(platform_reason(&inner.to_string())),
-        keyring::Error::NoStorageAccess(inner) => {
-            Error::KeychainUnavailable(format!("{} is locked or refused access: {}", STORE_NAME, short(&inner)))
+        keyring::Error::PlatformFailure(inner) => {
+            Error::KeychainUnavailable(platform_reason(&inner.to_string()))
         }
+        keyring::Error::NoStorageAccess(inner) => Error::KeychainUnavailable(format!(
+            "{} is locked or refused access: {}",
+            STORE_NAME,
+            short(&inner)
+        )),
         keyring::Error::NoEntry => Error::missing("The API key in the keychain"),
         keyring::Error::BadEncoding(_) => Error::Internal(
             "the key stored in the keychain is not valid text; remove it and enter the key again".into(),
@@ -279,7 +283,10 @@ pub const MAX_KEY_CHARS: usize = 512;
 pub fn normalize_key(raw: &str) -> Result<SecretString> {
     let key = raw.trim();
     if key.is_empty() {
-        return Err(Error::invalid_input("key", "the API key is empty; paste the key from your PiAPI dashboard"));
+        return Err(Error::invalid_input(
+            "key",
+            "the API key is empty; paste the key from your PiAPI dashboard",
+        ));
     }
     let chars = key.chars().count();
     if chars > MAX_KEY_CHARS {

@@ -64,7 +64,7 @@ impl Default for Settings {
             poll_max_attempts: 30,
             poll_interval_ms: 3000,
             gallery_dir: None,
-            theme: Theme::System,
+            theme: Theme::Dark,
             default_model: piapi::Model::Schnell,
             default_width: 1024,
             default_height: 1024,
@@ -74,14 +74,14 @@ impl Default for Settings {
     }
 }
 
-/// The UI colour scheme.
+/// The UI colour scheme. Dark by default: neutral greys put no colour cast next to images.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Theme {
-    #[default]
     System,
     Light,
+    #[default]
     Dark,
 }
 
@@ -152,7 +152,8 @@ impl Settings {
     pub fn effective(&self, env: &EnvOverrides) -> (Settings, Vec<Override>) {
         let mut s = self.clone();
         let mut overridden = Vec::new();
-        let mut note = |field: &str, env: &str| overridden.push(Override { field: field.into(), env: env.into() });
+        let mut note =
+            |field: &str, env: &str| overridden.push(Override { field: field.into(), env: env.into() });
         if let Some(url) = &env.base_url {
             s.base_url = url.clone();
             note("baseUrl", ENV_BASE_URL);

@@ -126,9 +126,8 @@ fn decode(src: &[u8]) -> Result<DynamicImage> {
             ));
         }
     }
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| Error::Image(format!("the image could not be decoded ({e})")))?;
+    let mut decoder =
+        reader.into_decoder().map_err(|e| Error::Image(format!("the image could not be decoded ({e})")))?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder)
         .map_err(|e| Error::Image(format!("the image could not be decoded ({e})")))?;
