@@ -34,7 +34,7 @@ use crate::{Task, TaskStatus};
 pub const DEFAULT_BASE_URL: &str = "https://api.piapi.ai";
 
 /// Longest `Retry-After` we honour; longer values are cut to this.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Retries of a create request that surely created nothing (connect failure or 429).
 const CREATE_MAX_RETRIES: u32 = 4;
 /// Total time a create may spend waiting between such retries.
@@ -239,10 +239,15 @@ impl Client {
             .redirect(redirects)
             .build()
             .map_err(|e| Error::Config {
-                message: format!("The HTTP client could not be set up ({}). Reinstall Fluxdesk.", describe(&e)),
+                message: format!(
+                    "The HTTP client could not be set up ({}). Reinstall Fluxdesk.",
+                    describe(&e)
+                ),
             })?;
         let base = base_url.as_str().trim_end_matches('/').to_owned();
-        Ok(Client { inner: Arc::new(Inner { http, config: ClientConfig { base_url, ..config }, base, key_header }) })
+        Ok(Client {
+            inner: Arc::new(Inner { http, config: ClientConfig { base_url, ..config }, base, key_header }),
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -257,11 +262,13 @@ impl Client {
     /// Creates a task (`POST /api/v1/task`) after validating the request locally.
     ///
     /// Never resends a request that may have created a task: only a connection failure before
-    /// sending or a 429 is retried (at most 4 times, honouring `Retry-After`, 60 s of waiting in
-    /// all). Errors: `InvalidInput` (local validation or HTTP 400), `Unauthorized` (401/403),
+    /// sending or a 429 is retried (at most 4 times, honouring `Retry-After`, else doubling from
+    /// the poll policy's `first_delay`; 60 s of waiting in all).
+    ///
+    /// Errors: `InvalidInput` (local validation or HTTP 400), `Unauthorized` (401/403),
     /// `InsufficientCredits` (402 or a credits message), `RateLimited` (429 after the retries),
     /// `Network` (could not connect), `CreateUnknown` (timeout/reset after sending, 5xx, or an
-    /// unreadable reply), `Protocol` (a reply without a task id).
+    /// unreadable 2xx reply), `Protocol` (a reply without a task id).
     pub async fn create_task(&self, req: &TaskRequest) -> Result<Task> {
         req.validate()?;
         let body = req.to_body();
@@ -280,7 +287,10 @@ impl Client {
                     Err(f) => return Err(self.redact(f.error)),
                 },
             };
-            let wait = retry_after.unwrap_or_else(|| Duration::from_millis(500 << retries.min(5)));
+            // Without Retry-After, back off from the poll policy's first delay (400 ms by default).
+            let base = self.inner.config.poll.first_delay.max(Duration::from_millis(1));
+            let wait =
+                retry_after.unwrap_or_else(|| base.saturating_mul(1 << retries.min(5))).min(MAX_RETRY_AFTER);
             if retries >= CREATE_MAX_RETRIES || waited + wait > CREATE_WAIT_BUDGET {
                 return Err(self.redact(error));
             }
@@ -294,10 +304,14 @@ impl Client {
     /// Classifies a create reply; only `RateLimited` failures may be retried by the caller.
     fn create_outcome(&self, reply: Reply) -> std::result::Result<Task, Failure> {
         let Reply { status, retry_after, body } = reply;
-        let unknown = |message: String| Failure { error: Error::CreateUnknown { message }, retry_after: None };
+        let unknown =
+            |message: String| Failure { error: Error::CreateUnknown { message }, retry_after: None };
         if status == 408 || status >= 500 {
-            let detail = parse::error_for_status(status, &body, Subject::Task(None));
-            return Err(unknown(format!("PiAPI answered HTTP {status}: {detail}")));
+            let detail = match parse::error_for_status(status, &body, Subject::Task(None)) {
+                Error::ServerError { message, .. } => message,
+                _ => String::new(),
+            };
+            return Err(unknown(with_detail(format!("PiAPI answered HTTP {status}"), &detail)));
         }
         match parse::parse_task_for(status, &body, Subject::Task(None)) {
             Ok(task) if task.task_id.trim().is_empty() => Err(Failure {
@@ -313,7 +327,7 @@ impl Client {
             }
             // A 2xx we cannot read, or a 5xx-like envelope code: the task may exist.
             Err(Error::ServerError { status, message }) => {
-                Err(unknown(format!("PiAPI reported error {status}: {message}")))
+                Err(unknown(with_detail(format!("PiAPI reported error {status}"), &message)))
             }
             Err(Error::Protocol { message, .. }) if (200..300).contains(&status) => {
                 Err(unknown(format!("PiAPI's reply could not be read: {message}")))
@@ -330,10 +344,9 @@ impl Client {
     }
 
     async fn fetch_task(&self, task_id: &str) -> std::result::Result<(Task, bytes::Bytes), Failure> {
-        let reply = self
-            .call(Method::GET, &format!("/api/v1/task/{task_id}"), None)
-            .await
-            .map_err(|t| Failure { error: self.redact(Error::Network { message: t.message() }), retry_after: None })?;
+        let reply = self.call(Method::GET, &format!("/api/v1/task/{task_id}"), None).await.map_err(|t| {
+            Failure { error: self.redact(Error::Network { message: t.message() }), retry_after: None }
+        })?;
         match parse::parse_task_for(reply.status, &reply.body, Subject::Task(Some(task_id))) {
             Ok(mut task) => {
                 if task.task_id.trim().is_empty() {
@@ -358,17 +371,25 @@ impl Client {
         let network = |t: Transport| Error::Network { message: t.message() };
         let mut reply = self.call(Method::DELETE, &path, None).await.map_err(network)?;
         if matches!(reply.status, 404 | 405) {
-            tracing::debug!(task_id, status = reply.status, "DELETE cancel not available; trying POST …/cancel");
+            tracing::debug!(
+                task_id,
+                status = reply.status,
+                "DELETE cancel not available; trying POST …/cancel"
+            );
             reply = self.call(Method::POST, &format!("{path}/cancel"), None).await.map_err(network)?;
         }
         let result = parse::parse_ack(reply.status, &reply.body, Subject::Task(Some(task_id)));
         result.map_err(|e| match e {
-            Error::InvalidInput { message, .. } => Error::invalid_input(
-                "task",
-                format!(
-                    "PiAPI would not cancel task {task_id} ({message}); only pending tasks can be cancelled; it may still be charged"
-                ),
-            ),
+            Error::InvalidInput { .. } => {
+                let said = self.redact_text(parse::server_message(&reply.body));
+                let said = if said.is_empty() { String::new() } else { format!(" ({said})") };
+                Error::invalid_input(
+                    "task",
+                    format!(
+                        "PiAPI would not cancel task {task_id}{said}; only pending tasks can be cancelled; it may still be charged"
+                    ),
+                )
+            }
             Error::RateLimited { message, .. } => Error::RateLimited { retry_after: reply.retry_after, message },
             other => self.redact(other),
         })
@@ -502,7 +523,8 @@ impl Client {
             if e.is_connect() { Transport::Connect(message) } else { Transport::Other(message) }
         })?;
         let status = response.status();
-        let retry_after = if matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
+        let retry_after = if matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE)
+        {
             response
                 .headers()
                 .get(RETRY_AFTER)
@@ -538,7 +560,9 @@ impl Client {
             Error::InvalidInput { field, message } => Error::InvalidInput { field, message: r(message) },
             Error::Unauthorized { message } => Error::Unauthorized { message: r(message) },
             Error::InsufficientCredits { message } => Error::InsufficientCredits { message: r(message) },
-            Error::RateLimited { retry_after, message } => Error::RateLimited { retry_after, message: r(message) },
+            Error::RateLimited { retry_after, message } => {
+                Error::RateLimited { retry_after, message: r(message) }
+            }
             Error::TaskFailed { task_id, message } => Error::TaskFailed { task_id, message: r(message) },
             Error::CreateUnknown { message } => Error::CreateUnknown { message: r(message) },
             Error::Network { message } => Error::Network { message: r(message) },
@@ -550,6 +574,11 @@ impl Client {
             other @ (Error::Cancelled { .. } | Error::Timeout { .. } | Error::NotFound { .. }) => other,
         }
     }
+}
+
+/// `head: detail`, or just `head` when there is no detail.
+fn with_detail(head: String, detail: &str) -> String {
+    if detail.trim().is_empty() { head } else { format!("{head}: {}", detail.trim()) }
 }
 
 /// Replaces occurrences of `key` (if it is long enough to be meaningful) with `[redacted]`.
@@ -590,7 +619,8 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut source = e.source();
     while let Some(s) = source {
         let text = s.to_string();
-        if !text.is_empty() && !causes.iter().any(|c| c.contains(&text)) {
+        let repeats_kind = e.is_timeout() && text.contains("timed out");
+        if !text.is_empty() && !repeats_kind && !causes.iter().any(|c| c.contains(&text)) {
             causes.push(text);
         }
         source = s.source();
@@ -617,4 +647,124 @@ pub(crate) fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>)
         (at.with_timezone(&chrono::Utc) - now).to_std().unwrap_or(Duration::ZERO)
     };
     Some(wait.min(MAX_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn key() -> SecretString {
+        SecretString::from("sk-test-1234567890")
+    }
+
+    #[test]
+    fn base_url_rules() {
+        for ok in [
+            "https://api.piapi.ai",
+            "https://api.piapi.ai/",
+            " https://api.goapi.ai ",
+            "https://proxy.example.com:8443/piapi/",
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3:9",
+            "http://localhost:3000/",
+            "http://LOCALHOST:3000",
+            "http://[::1]:4000",
+        ] {
+            assert!(ClientConfig::validate_base_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://api.piapi.ai",
+            "http://192.168.1.5:8080",
+            "http://10.0.0.1",
+            "http://[::2]:80",
+            "http://localhost.evil.com",
+            "ftp://api.piapi.ai",
+            "file:///etc/passwd",
+            "api.piapi.ai",
+            "",
+            "https://user:pw@api.piapi.ai",
+            "https://api.piapi.ai/?x=1",
+            "https://api.piapi.ai/#frag",
+        ] {
+            let e = ClientConfig::validate_base_url(bad).expect_err(bad);
+            assert_eq!(e.code(), ErrorCode::Config, "{bad}");
+            let msg = e.to_string();
+            assert!(msg.ends_with('.') && msg.len() > 30, "{bad}: {msg}");
+        }
+        let e = ClientConfig::validate_base_url("http://api.piapi.ai").expect_err("http");
+        assert!(e.to_string().contains("https://"), "{e}");
+    }
+
+    #[test]
+    fn config_defaults_and_redacted_debug() {
+        let c = ClientConfig::new("https://api.piapi.ai/", key()).expect("config");
+        assert_eq!(c.connect_timeout, Duration::from_secs(10));
+        assert_eq!(c.read_timeout, Duration::from_secs(30));
+        assert_eq!(c.poll, PollPolicy::default());
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("sk-test"), "{debug}");
+        assert!(debug.contains("[redacted]"));
+        let client = Client::new(c).expect("client");
+        assert!(!format!("{client:?}").contains("sk-test"));
+        assert_eq!(client.inner.base, "https://api.piapi.ai");
+    }
+
+    #[test]
+    fn client_rejects_empty_or_unsendable_keys_without_echoing_them() {
+        let e = Client::new(ClientConfig::new(DEFAULT_BASE_URL, SecretString::from("  ")).expect("cfg"))
+            .expect_err("empty");
+        assert_eq!(e.code(), ErrorCode::Config);
+        let e = Client::new(
+            ClientConfig::new(DEFAULT_BASE_URL, SecretString::from("sk-a\nb-secret")).expect("cfg"),
+        )
+        .expect_err("newline");
+        assert_eq!(e.code(), ErrorCode::Config);
+        assert!(!e.to_string().contains("b-secret"));
+    }
+
+    #[test]
+    fn client_revalidates_a_hand_built_config() {
+        let mut c = ClientConfig::new(DEFAULT_BASE_URL, key()).expect("config");
+        c.base_url = Url::parse("http://example.com").expect("url");
+        assert_eq!(Client::new(c).expect_err("plain http").code(), ErrorCode::Config);
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
+            .expect("now")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("3600", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_retry_after("Wed, 01 Jan 2025 00:00:10 GMT", now), Some(Duration::from_secs(10)));
+        assert_eq!(parse_retry_after("Wed, 01 Jan 2025 01:00:00 GMT", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("Tue, 31 Dec 2024 23:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("NaN", now), None);
+    }
+
+    #[test]
+    fn key_is_redacted_from_error_messages() {
+        let client = Client::new(ClientConfig::new(DEFAULT_BASE_URL, key()).expect("cfg")).expect("client");
+        let e = client.redact(Error::Unauthorized { message: "key sk-test-1234567890 is invalid".into() });
+        assert!(!e.to_string().contains("sk-test-1234567890"), "{e}");
+        assert!(e.to_string().contains("[redacted]"));
+        let e = client
+            .redact(Error::Protocol { message: "m".into(), body: "{\"k\":\"sk-test-1234567890\"}".into() });
+        assert!(matches!(e, Error::Protocol { ref body, .. } if !body.contains("sk-test")));
+    }
+
+    #[test]
+    fn task_ids_are_checked_before_they_reach_a_path() {
+        assert!(check_task_id("8718d5c1-aae9-4cd5-a243-84eeb1e01117").is_ok());
+        assert!(check_task_id("sim_task.01").is_ok());
+        for bad in ["", "a/b", "..", "x?y=1", "a b", "ä", &"x".repeat(200)] {
+            let e = check_task_id(bad).expect_err(bad);
+            assert!(matches!(e, Error::InvalidInput { ref field, .. } if field == "task_id"));
+        }
+    }
 }

@@ -98,7 +98,8 @@ impl Client {
         cancel: &CancellationToken,
         on_bytes: &mut (dyn FnMut(u64, Option<u64>) + Send),
     ) -> Result<FetchedImage> {
-        let parsed = url::Url::parse(url).map_err(|e| download_error(url, format!("the URL is invalid: {e}")))?;
+        let parsed =
+            url::Url::parse(url).map_err(|e| download_error(url, format!("the URL is invalid: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(download_error(url, "only http and https image URLs are supported"));
         }
@@ -201,9 +202,8 @@ impl Client {
                 n = stream.next() => n,
             };
             let Some(chunk) = next else { break };
-            let chunk = chunk.map_err(|e| {
-                TryError::retry(download_error(url, format!("the transfer broke off: {}", crate::client::describe(&e))))
-            })?;
+            let chunk =
+                chunk.map_err(|e| TryError::retry(download_error(url, crate::client::describe(&e))))?;
             if (bytes.len() + chunk.len()) as u64 > opts.max_bytes {
                 return Err(TryError::fatal(download_error(
                     url,
@@ -223,9 +223,12 @@ impl Client {
         if bytes.is_empty() {
             return Err(TryError::retry(download_error(url, "the image server sent an empty body")));
         }
-        let verified = tokio::task::spawn_blocking(move || verify_image(&bytes).map(|(w, h, f)| (bytes, w, h, f)))
-            .await
-            .map_err(|e| TryError::retry(Error::InvalidImage { message: format!("the decoder stopped: {e}") }))?;
+        let verified =
+            tokio::task::spawn_blocking(move || verify_image(&bytes).map(|(w, h, f)| (bytes, w, h, f)))
+                .await
+                .map_err(|e| {
+                    TryError::retry(Error::InvalidImage { message: format!("the decoder stopped: {e}") })
+                })?;
         let (bytes, width, height, format) = verified.map_err(TryError::retry)?;
         Ok(FetchedImage { bytes, width, height, format: format.to_owned() })
     }
@@ -243,7 +246,11 @@ pub(crate) fn verify_image(bytes: &[u8]) -> Result<(u32, u32, &'static str)> {
         Some(other) => {
             return Err(Error::InvalidImage { message: format!("{other:?} images are not supported") });
         }
-        None => return Err(Error::InvalidImage { message: "the data is not a PNG, JPEG or WebP image".to_owned() }),
+        None => {
+            return Err(Error::InvalidImage {
+                message: "the data is not a PNG, JPEG or WebP image".to_owned(),
+            });
+        }
     };
     let decoded = reader
         .decode()
@@ -261,7 +268,8 @@ fn write_new_file(dest: &Path, bytes: &[u8], url: &str) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let io_error = |what: &str, e: std::io::Error| download_error(url, format!("{what} {}: {e}", dest.display()));
+    let io_error =
+        |what: &str, e: std::io::Error| download_error(url, format!("{what} {}: {e}", dest.display()));
     let mut tmp = tempfile::Builder::new()
         .prefix(".fluxdesk-download-")
         .suffix(".part")
@@ -341,13 +349,17 @@ mod tests {
         let e = write_new_file(&dest, b"second", "u").expect_err("must not clobber");
         assert!(e.to_string().contains("destination exists"), "{e}");
         assert_eq!(std::fs::read(&dest).expect("read"), b"first");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").map(|e| e.expect("entry").file_name()).collect();
+        let names: Vec<_> =
+            std::fs::read_dir(dir.path()).expect("ls").map(|e| e.expect("entry").file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.png")]);
     }
 
     #[test]
     fn fetched_image_debug_hides_the_bytes() {
         let f = FetchedImage { bytes: vec![1; 1000], width: 1, height: 2, format: "png".into() };
-        assert_eq!(format!("{f:?}"), "FetchedImage { bytes: <1000 bytes>, width: 1, height: 2, format: \"png\" }");
+        assert_eq!(
+            format!("{f:?}"),
+            "FetchedImage { bytes: <1000 bytes>, width: 1, height: 2, format: \"png\" }"
+        );
     }
 }

@@ -105,7 +105,9 @@ pub enum Error {
     #[error("PiAPI had a server error (HTTP {status}){}. Try again in a minute.", detail_suffix(.message))]
     ServerError { status: u16, message: String },
 
-    #[error("PiAPI sent a response Fluxdesk does not understand ({message}). Try again; if it persists, report it with the log.")]
+    #[error(
+        "PiAPI sent a response Fluxdesk does not understand ({message}). Try again; if it persists, report it with the log."
+    )]
     Protocol { message: String, body: String },
 
     #[error("PiAPI does not know task {task_id}. It may have expired; start a new task.")]

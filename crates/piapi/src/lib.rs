@@ -21,7 +21,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use model::{Model, TaskType};
 pub use parse::{parse_account_info, parse_task_response};
 pub use poll::{PollEvent, PollPolicy};
-pub use request::{FluxInput, LoraSetting, Size, TaskRequest, MAX_PIXELS};
+pub use request::{FluxInput, LoraSetting, MAX_PIXELS, Size, TaskRequest};
 
 /// A task as Fluxdesk understands it, normalised from any documented response variant.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -73,7 +73,8 @@ impl PollPolicy {
             return Duration::ZERO;
         }
         let cap = self.interval_cap.as_secs_f64();
-        let multiplier = if self.multiplier.is_finite() && self.multiplier >= 1.0 { self.multiplier } else { 1.0 };
+        let multiplier =
+            if self.multiplier.is_finite() && self.multiplier >= 1.0 { self.multiplier } else { 1.0 };
         let jitter = if self.jitter.is_finite() { self.jitter.clamp(0.0, 1.0) } else { 0.0 };
         let exponent = i32::try_from(attempt - 1).unwrap_or(i32::MAX);
         let base = (self.first_delay.as_secs_f64() * multiplier.powi(exponent)).min(cap);

@@ -70,10 +70,7 @@ impl FromStr for Size {
     /// Parses `1024x768`, `1024X768`, `1024×768` or `1024 x 768`, then validates it.
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
-            Error::invalid_input(
-                "size",
-                format!("\"{s}\" is not a size; write WIDTHxHEIGHT, e.g. 1024x768"),
-            )
+            Error::invalid_input("size", format!("\"{s}\" is not a size; write WIDTHxHEIGHT, e.g. 1024x768"))
         };
         let norm = s.trim().replace(['×', 'X', '*'], "x");
         let (w, h) = norm.split_once('x').ok_or_else(bad)?;
@@ -178,18 +175,22 @@ impl TaskRequest {
         match (i.width, i.height) {
             (Some(width), Some(height)) => Size { width, height }.validate()?,
             (None, None) => {}
-            (Some(_), None) => return Err(Error::invalid_input("height", "set both width and height, or neither")),
-            (None, Some(_)) => return Err(Error::invalid_input("width", "set both width and height, or neither")),
-        }
-        if let Some(g) = i.guidance_scale {
-            if !(1.5..=5.0).contains(&g) || !g.is_finite() {
-                return Err(Error::invalid_input("guidance_scale", format!("{g} is out of range; use 1.5–5")));
+            (Some(_), None) => {
+                return Err(Error::invalid_input("height", "set both width and height, or neither"));
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid_input("width", "set both width and height, or neither"));
             }
         }
-        if let Some(s) = i.steps {
-            if !(1..=50).contains(&s) {
-                return Err(Error::invalid_input("steps", format!("{s} is out of range; use 1–50")));
-            }
+        if let Some(g) = i.guidance_scale
+            && (!(1.5..=5.0).contains(&g) || !g.is_finite())
+        {
+            return Err(Error::invalid_input("guidance_scale", format!("{g} is out of range; use 1.5–5")));
+        }
+        if let Some(s) = i.steps
+            && !(1..=50).contains(&s)
+        {
+            return Err(Error::invalid_input("steps", format!("{s} is out of range; use 1–50")));
         }
         if let Some(b) = i.batch_size {
             if !(1..=4).contains(&b) {
@@ -198,19 +199,25 @@ impl TaskRequest {
             if b > 1 && !self.model.supports_batch() {
                 return Err(Error::invalid_input(
                     "batch_size",
-                    format!("batches of {b} work only on schnell; use batch size 1 on {}", self.model.short_name()),
+                    format!(
+                        "batches of {b} work only on schnell; use batch size 1 on {}",
+                        self.model.short_name()
+                    ),
                 ));
             }
         }
-        if let Some(seed) = i.seed {
-            if seed < -1 {
-                return Err(Error::invalid_input("seed", "use -1 (random) or a non-negative number"));
-            }
+        if let Some(seed) = i.seed
+            && seed < -1
+        {
+            return Err(Error::invalid_input("seed", "use -1 (random) or a non-negative number"));
         }
-        if let Some(d) = i.denoise {
-            if !(d > 0.0 && d <= 1.0) {
-                return Err(Error::invalid_input("denoise", format!("{d} is out of range; use a value above 0 and up to 1")));
-            }
+        if let Some(d) = i.denoise
+            && !(d > 0.0 && d <= 1.0)
+        {
+            return Err(Error::invalid_input(
+                "denoise",
+                format!("{d} is out of range; use a value above 0 and up to 1"),
+            ));
         }
         Ok(())
     }
@@ -222,5 +229,89 @@ impl TaskRequest {
             "task_type": self.task_type.as_str(),
             "input": self.input,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(e: Error) -> String {
+        match e {
+            Error::InvalidInput { field, .. } => field,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn size_parsing_accepts_the_usual_spellings() {
+        for s in ["1024x768", "1024×768", " 1024 X 768 ", "1024*768", "1024 x 768"] {
+            assert_eq!(s.parse::<Size>().expect(s), Size::new(1024, 768), "{s}");
+        }
+        assert_eq!(Size::new(1024, 768).to_string(), "1024x768");
+    }
+
+    #[test]
+    fn size_parsing_rejects_bad_input_naming_the_field() {
+        for (s, field) in [
+            ("1024", "size"),
+            ("axb", "size"),
+            ("1024x", "size"),
+            ("x768", "size"),
+            ("-5x10", "size"),
+            ("1024x768x2", "size"),
+            ("", "size"),
+            ("0x512", "width"),
+            ("512x4096", "height"),
+            ("2048x1024", "size"),
+            ("1025x1024", "size"),
+        ] {
+            assert_eq!(field_of(s.parse::<Size>().expect_err(s)), field, "{s}");
+        }
+        let e = "2048x1024".parse::<Size>().expect_err("too many pixels");
+        assert!(e.to_string().contains("1,048,576"), "{e}");
+        assert!("1024x1024".parse::<Size>().is_ok(), "exactly 1,048,576 px is allowed");
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let base = TaskRequest::txt2img(Model::Schnell, "a cat", Size::new(1024, 1024));
+        assert!(base.validate().is_ok());
+        let with = |f: &dyn Fn(&mut TaskRequest)| {
+            let mut r = base.clone();
+            f(&mut r);
+            field_of(r.validate().expect_err("invalid"))
+        };
+        assert_eq!(with(&|r| r.input.prompt = "   ".into()), "prompt");
+        assert_eq!(with(&|r| r.input.prompt = "x".repeat(10_001)), "prompt");
+        assert_eq!(with(&|r| r.task_type = TaskType::Kontext), "task_type");
+        assert_eq!(with(&|r| r.input.height = None), "height");
+        assert_eq!(with(&|r| r.input.width = None), "width");
+        assert_eq!(with(&|r| r.input.width = Some(2048)), "size");
+        assert_eq!(with(&|r| r.input.guidance_scale = Some(9.0)), "guidance_scale");
+        assert_eq!(with(&|r| r.input.guidance_scale = Some(f32::NAN)), "guidance_scale");
+        assert_eq!(with(&|r| r.input.steps = Some(0)), "steps");
+        assert_eq!(with(&|r| r.input.batch_size = Some(5)), "batch_size");
+        assert_eq!(with(&|r| r.input.seed = Some(-2)), "seed");
+        assert_eq!(with(&|r| r.input.denoise = Some(0.0)), "denoise");
+        let mut dev = base.clone();
+        dev.model = Model::Dev;
+        dev.input.batch_size = Some(2);
+        assert_eq!(field_of(dev.validate().expect_err("batch on dev")), "batch_size");
+    }
+
+    #[test]
+    fn body_matches_the_documented_shape() {
+        let mut r = TaskRequest::txt2img(Model::Dev, "a little cat", Size::new(1024, 1024));
+        r.input.seed = Some(7);
+        assert_eq!(
+            r.to_body(),
+            serde_json::json!({
+                "model": "Qubico/flux1-dev",
+                "task_type": "txt2img",
+                "input": {"prompt": "a little cat", "width": 1024, "height": 1024, "seed": 7}
+            })
+        );
+        assert!((r.estimated_cost_usd() - 0.015).abs() < 1e-12);
     }
 }
