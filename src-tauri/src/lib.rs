@@ -1,1 +1,177 @@
+//! Fluxdesk's desktop shell: a thin Tauri 2 layer over [`fluxdesk_core::studio::Studio`].
+//!
+//! Why so thin: everything that matters (the ledger, jobs, keychain, gallery) lives in the core,
+//! which the CLI also uses and which is tested without Tauri. This crate only
+//! - registers the plugins (store, dialog, opener) and the IPC commands ([`commands`], one list in
+//!   [`specta_builder`], which is also where `ui/src/lib/backend/bindings.ts` comes from);
+//! - opens the studio at startup ([`startup`]), keeping the window usable when that fails;
+//! - widens the asset protocol to the gallery and thumbnail folders;
+//! - persists settings through tauri-plugin-store ([`settings_store`]);
+//! - logs to stderr and `FLUXDESK_HOME/logs` ([`logging`]).
+//!
+//! Contract: the API key is accepted by `set_key` and never returned, logged or emitted.
 
+pub mod commands;
+pub mod error;
+pub mod logging;
+pub mod settings_store;
+pub mod startup;
+pub mod state;
+
+use std::path::{Path, PathBuf};
+
+use fluxdesk_core::paths::Paths;
+use fluxdesk_core::settings::EnvOverrides;
+use fluxdesk_core::studio::DemoChoice;
+use specta_typescript::Typescript;
+use tauri::{Manager, Runtime};
+use tauri_specta::{ErrorHandlingMode, collect_commands};
+
+use crate::error::IpcError;
+use crate::state::AppState;
+
+/// Where the generated TypeScript bindings go, relative to this crate's manifest.
+pub const BINDINGS_PATH: &str = "../ui/src/lib/backend/bindings.ts";
+
+/// The first lines of `bindings.ts`.
+const BINDINGS_HEADER: &str = "// Fluxdesk IPC bindings, generated from the Rust commands in src-tauri (fluxdesk-app).\n\
+// Regenerate: cargo test -p fluxdesk-app export_bindings. CI fails when it is stale.";
+
+/// The one list of IPC commands, with their TypeScript signatures.
+///
+/// Generic over the runtime so the same list serves the app (`tauri::Wry`) and the mock-runtime
+/// tests.
+pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
+    tauri_specta::Builder::<R>::new()
+        .commands(collect_commands![
+            commands::app::app_info,
+            commands::key::key_status,
+            commands::key::set_key,
+            commands::key::delete_key,
+            commands::settings::get_settings,
+            commands::settings::update_settings,
+            commands::jobs::watch_jobs,
+            commands::generate::generate,
+            commands::jobs::cancel_job,
+            commands::jobs::retry_job,
+            commands::jobs::list_jobs,
+            commands::account::account_info,
+            commands::gallery::list_images,
+            commands::gallery::get_image,
+            commands::gallery::set_rating,
+            commands::gallery::set_favourite,
+            commands::gallery::delete_images,
+            commands::gallery::reveal_image,
+        ])
+        // Commands resolve to `T` and reject with an `IpcError` (IPC.md: `appInfo(): AppInfo`);
+        // the UI's adapter turns rejections into its BackendError.
+        .error_handling(ErrorHandlingMode::Throw)
+        .typ::<IpcError>()
+        // One TS type per Rust type (IPC.md's names), not separate `_Serialize`/`_Deserialize`.
+        .disable_serde_phases()
+        // Ids, seeds and byte counts are i64/u64 in Rust but stay far below 2^53.
+        .dangerously_cast_bigints_to_number()
+}
+
+/// The bindings file in the source tree (absolute, from the compile-time manifest dir).
+pub fn bindings_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(BINDINGS_PATH)
+}
+
+/// Writes the TypeScript bindings to `path` if their content changed (an unchanged file is not
+/// touched, so a running Vite dev server does not reload). Returns whether it wrote. Only the
+/// `export_bindings` test calls this: a running app never writes into the source tree.
+pub fn export_bindings<R: Runtime>(builder: &tauri_specta::Builder<R>, path: &Path) -> std::io::Result<bool> {
+    let tmp = std::env::temp_dir().join(format!("fluxdesk-bindings-{}.ts", std::process::id()));
+    builder
+        .export(Typescript::default().header(BINDINGS_HEADER), &tmp)
+        .map_err(|e| std::io::Error::other(format!("exporting the TypeScript bindings failed: {e}")))?;
+    let fresh = std::fs::read(&tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let fresh = fresh?;
+    if std::fs::read(path).is_ok_and(|old| old == fresh) {
+        return Ok(false);
+    }
+    std::fs::write(path, &fresh)?;
+    Ok(true)
+}
+
+/// Runs the desktop app. Called by `main`; returns when the app exits.
+pub fn run() {
+    let env = EnvOverrides::from_process_env();
+    let logs_dir = Paths::resolve(&env, None).ok().map(|p| p.logs_dir());
+    let log_file = logging::init(logs_dir.as_deref());
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), log_file = ?log_file, "Fluxdesk starting");
+
+    let specta = specta_builder::<tauri::Wry>();
+
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_store::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(specta.invoke_handler())
+        .setup(move |app| {
+            let opened = tauri::async_runtime::block_on(startup::open_studio(
+                app.handle(),
+                env,
+                startup::production_secrets(),
+                DemoChoice::Auto,
+            ));
+            let state = startup::app_state(app.handle(), opened);
+            app.manage(state);
+            // The window is created only now (tauri.conf.json has `"create": false`), so the page
+            // can never call a command before the state above exists.
+            create_main_window(app)?;
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("Fluxdesk could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event
+            && let Some(state) = handle.try_state::<AppState>()
+            && let Some(studio) = state.opened()
+        {
+            // Stops the demo simulator; unfinished jobs stay in the ledger and resume next time.
+            tauri::async_runtime::block_on(studio.shutdown());
+        }
+    });
+}
+
+/// Creates the `main` window from its `tauri.conf.json` entry.
+fn create_main_window<R: Runtime>(app: &tauri::App<R>) -> tauri::Result<()> {
+    let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else {
+        return Err(tauri::Error::WindowNotFound);
+    };
+    tauri::WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regenerates `ui/src/lib/backend/bindings.ts`. CI runs this test and then
+    /// `git diff --exit-code ui/src/lib/backend/bindings.ts`.
+    #[test]
+    fn export_bindings() {
+        let builder = specta_builder::<tauri::Wry>();
+        let path = bindings_path();
+        super::export_bindings(&builder, &path).expect("export bindings");
+        let text = std::fs::read_to_string(&path).expect("read bindings");
+        assert!(text.starts_with("// Fluxdesk IPC bindings, generated"), "header missing");
+        for command in ["appInfo", "watchJobs", "revealImage", "updateSettings"] {
+            assert!(text.contains(command), "{command} missing from the bindings");
+        }
+        // Deterministic: a second export changes nothing.
+        assert!(
+            !super::export_bindings(&builder, &path).expect("export again"),
+            "export is not deterministic"
+        );
+    }
+}

@@ -11,6 +11,7 @@
 use std::sync::Mutex;
 
 use fluxdesk_core::studio::Studio;
+use tauri::scope::fs::Scope;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::IpcError;
@@ -21,20 +22,27 @@ pub struct AppState {
     /// Cancels the forwarder started by the previous `watch_jobs` (a reloaded page subscribes
     /// again; the old channel's callback no longer exists).
     job_forwarder: Mutex<Option<CancellationToken>>,
+    /// The asset protocol's scope (runtime-independent, so commands need no `AppHandle<R>`).
+    asset_scope: Scope,
 }
 
 impl AppState {
-    pub fn ready(studio: Studio) -> Self {
-        AppState { studio: Ok(studio), job_forwarder: Mutex::new(None) }
+    pub fn ready(studio: Studio, asset_scope: Scope) -> Self {
+        AppState { studio: Ok(studio), job_forwarder: Mutex::new(None), asset_scope }
     }
 
-    pub fn failed(error: IpcError) -> Self {
-        AppState { studio: Err(error), job_forwarder: Mutex::new(None) }
+    pub fn failed(error: IpcError, asset_scope: Scope) -> Self {
+        AppState { studio: Err(error), job_forwarder: Mutex::new(None), asset_scope }
     }
 
     /// The studio (a cheap clone sharing all state), or the error that stopped it opening.
     pub fn studio(&self) -> Result<Studio, IpcError> {
         self.studio.clone()
+    }
+
+    /// The asset protocol's scope, to widen when the gallery folder changes.
+    pub fn asset_scope(&self) -> &Scope {
+        &self.asset_scope
     }
 
     /// The studio if it opened, for shutdown.
@@ -66,4 +74,23 @@ where
     F: FnOnce(&Studio) -> fluxdesk_core::Result<T> + Send + 'static,
 {
     Ok(tokio::task::spawn_blocking(move || f(&studio)).await??)
+}
+
+#[cfg(test)]
+mod tests {
+    use fluxdesk_core::ErrorCode;
+
+    use super::*;
+
+    #[test]
+    fn a_new_job_forwarder_stops_the_previous_one() {
+        use tauri::Manager;
+        let scope = tauri::test::mock_app().asset_protocol_scope();
+        let state = AppState::failed(IpcError::new(ErrorCode::Internal, "test"), scope);
+        let first = state.replace_job_forwarder();
+        assert!(!first.is_cancelled());
+        let second = state.replace_job_forwarder();
+        assert!(first.is_cancelled());
+        assert!(!second.is_cancelled());
+    }
 }

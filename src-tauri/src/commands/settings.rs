@@ -1,0 +1,30 @@
+//! Reading and saving the user's settings.
+//!
+//! Contract: `update_settings` validates, saves (tauri-plugin-store, `FLUXDESK_HOME/settings.json`)
+//! and applies; when the gallery folder changes, the asset protocol is allowed to read the new
+//! one before the command returns, so the UI can show its images straight away.
+
+use fluxdesk_core::settings::Settings;
+use fluxdesk_core::views::SettingsView;
+use tauri::State;
+
+use crate::error::IpcError;
+use crate::state::AppState;
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> {
+    Ok(state.studio()?.settings_view())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn update_settings(
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<SettingsView, IpcError> {
+    let studio = state.studio()?;
+    let view = studio.update_settings(settings).await?;
+    crate::startup::allow_image_dirs(state.asset_scope(), &studio.paths());
+    Ok(view)
+}
