@@ -92,7 +92,9 @@ CREATE TABLE images (
 -- Exactly one image per (PiAPI task, output index): completion is idempotent on task_id.
 CREATE UNIQUE INDEX images_task_output ON images(task_id, output_index) WHERE task_id IS NOT NULL;
 -- Keyset paging: each sort/filter path has an index whose order matches (rowid is implied).
-CREATE INDEX images_created ON images(created_at);
+-- images_created also covers every non-text filter column, so counts and filtered scans in date
+-- order never touch the table.
+CREATE INDEX images_created ON images(created_at, id, rating, favourite, width, height, model);
 CREATE INDEX images_rating ON images(rating, created_at);
 CREATE INDEX images_model ON images(model, created_at);
 CREATE INDEX images_favourite ON images(created_at) WHERE favourite = 1;
@@ -145,14 +147,15 @@ impl Db {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
+        let checked = preflight(path)?;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(Some(path), e))?;
-        Self::init(conn, Some(path))
+        Self::init(conn, Some(path), checked)
     }
 
     /// A private in-memory database with the full schema (tests).
     pub fn open_in_memory() -> Result<Db> {
         let conn = Connection::open_in_memory()?;
-        Self::init(conn, None)
+        Self::init(conn, None, true)
     }
 
     /// The database file, `None` for an in-memory database.
@@ -225,14 +228,17 @@ impl Db {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn init(conn: Connection, path: Option<&Path>) -> Result<Db> {
+    /// `checked`: [`preflight`] already ran the integrity check.
+    fn init(conn: Connection, path: Option<&Path>, checked: bool) -> Result<Db> {
         let c = |e| classify(path, e);
         conn.busy_timeout(BUSY_TIMEOUT).map_err(c)?;
-        // Read-only checks first: nothing may be written to a file we cannot use.
+        // Checks before the first write: nothing may be written to a file we cannot use.
         let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(c)?;
         check_version(path, found)?;
         if path.is_some() {
-            quick_check(&conn, path)?;
+            if !checked {
+                quick_check(&conn, path)?;
+            }
             let mode: String =
                 conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(c)?;
             if !mode.eq_ignore_ascii_case("wal") {
@@ -255,7 +261,8 @@ impl Db {
         self.with_tx(|tx| {
             let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
             check_version(path.as_deref(), current)?;
-            let start = usize::try_from(current).map_err(|_| corrupt(path.as_deref(), "negative schema version"))?;
+            let start =
+                usize::try_from(current).map_err(|_| corrupt(path.as_deref(), "negative schema version"))?;
             for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
                 tx.execute_batch(sql)?;
                 tracing::info!(version = i + 1, "database migrated");
@@ -265,6 +272,53 @@ impl Db {
             }
             Ok(())
         })
+    }
+}
+
+/// The checks that must not touch an existing file, done before the read-write connection opens:
+/// the header magic is read by hand (SQLite itself, given a non-database next to a `-wal` file,
+/// deletes that `-wal` on close), then a read-only connection (which never checkpoints or deletes
+/// anything) reads the schema version and runs `quick_check`. Returns whether the integrity check
+/// ran; `false` for a new or empty file, or when a read-only connection cannot be opened (e.g. a
+/// hot rollback journal), in which case the read-write connection repeats the checks.
+fn preflight(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io("opening the database", path, e)),
+    };
+    if len == 0 {
+        return Ok(false);
+    }
+    let mut header = Vec::with_capacity(100);
+    let file = std::fs::File::open(path).map_err(|e| Error::io("opening the database", path, e))?;
+    file.take(100).read_to_end(&mut header).map_err(|e| Error::io("reading the database", path, e))?;
+    if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
+        return Err(corrupt(Some(path), "the file is not an SQLite database (unrecognised header)"));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let ro = match Connection::open_with_flags(path, flags) {
+        Ok(c) => c,
+        Err(e) => return preflight_fallback(path, e),
+    };
+    ro.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(Some(path), e))?;
+    let found: i64 = match ro.pragma_query_value(None, "user_version", |r| r.get(0)) {
+        Ok(v) => v,
+        Err(e) => return preflight_fallback(path, e),
+    };
+    check_version(Some(path), found)?;
+    quick_check(&ro, Some(path))?;
+    Ok(true)
+}
+
+fn preflight_fallback(path: &Path, e: rusqlite::Error) -> Result<bool> {
+    match classify(Some(path), e) {
+        corrupt @ Error::DatabaseCorrupt { .. } => Err(corrupt),
+        other => {
+            tracing::debug!(error = %other, "read-only pre-check unavailable; checking on the main connection");
+            Ok(false)
+        }
     }
 }
 
@@ -301,7 +355,10 @@ fn quick_check(conn: &Connection, path: Option<&Path>) -> Result<()> {
 }
 
 fn corrupt(path: Option<&Path>, message: &str) -> Error {
-    Error::DatabaseCorrupt { path: path.map(Path::to_path_buf).unwrap_or_default(), message: message.to_string() }
+    Error::DatabaseCorrupt {
+        path: path.map(Path::to_path_buf).unwrap_or_default(),
+        message: message.to_string(),
+    }
 }
 
 /// Maps "not a database" / "malformed" to [`Error::DatabaseCorrupt`], everything else to

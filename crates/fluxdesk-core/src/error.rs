@@ -34,7 +34,9 @@ pub enum Error {
     )]
     DatabaseCorrupt { path: PathBuf, message: String },
 
-    #[error("Database error: {0}. Try again; if it persists, rebuild the index (`fluxdesk gallery rebuild`).")]
+    #[error(
+        "Database error: {0}. Try again; if it persists, rebuild the index (`fluxdesk gallery rebuild`)."
+    )]
     Sqlite(#[from] rusqlite::Error),
 
     #[error("The disk is full while writing {path}. Free some space and retry; nothing was lost.")]
@@ -52,7 +54,9 @@ pub enum Error {
     #[error("The image could not be processed: {0}")]
     Image(String),
 
-    #[error("Today's budget of ${cap:.2} is reached (${spent:.2} spent). Raise the cap in Settings or wait until tomorrow.")]
+    #[error(
+        "Today's budget of ${cap:.2} is reached (${spent:.2} spent). Raise the cap in Settings or wait until tomorrow."
+    )]
     BudgetReached { cap: f64, spent: f64 },
 
     #[error("Internal error: {0}. Please report this with the log.")]
@@ -63,11 +67,7 @@ impl Error {
     /// Wraps an I/O error, turning "no space left on device" into [`Error::DiskFull`].
     pub fn io(context: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         let path = path.into();
-        if is_disk_full(&source) {
-            Error::DiskFull { path }
-        } else {
-            Error::Io { context, path, source }
-        }
+        if is_disk_full(&source) { Error::DiskFull { path } } else { Error::Io { context, path, source } }
     }
 
     pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {

@@ -14,7 +14,8 @@
 //! - Transitions are checked in one `BEGIN IMMEDIATE` transaction, so two processes cannot both
 //!   take a task: [`Ledger::begin_submit`] is the one compare-and-set that allows a send.
 //! - Repeating a transition is a no-op (`mark_saved` twice is fine); moving an active task
-//!   backwards (e.g. `mark_running` on a downloading task) is a no-op; leaving a terminal state is an
+//!   backwards (e.g. `mark_running` on a downloading task, or on a task another process already
+//!   saved) is a no-op; leaving a terminal state is an
 //!   [`Error::InvalidInput`] on field `state`, except the recoveries documented on
 //!   [`Ledger::mark_submitted`] and [`Ledger::reopen`]. `Saved` is never overwritten.
 //! - A task left in `Submitting` by a dead process may or may not exist on PiAPI: it is reported
@@ -158,8 +159,13 @@ pub struct Ledger {
     db: Db,
 }
 
-const ACTIVE: [TaskState; 5] =
-    [TaskState::Queued, TaskState::Submitting, TaskState::Submitted, TaskState::Running, TaskState::Downloading];
+const ACTIVE: [TaskState; 5] = [
+    TaskState::Queued,
+    TaskState::Submitting,
+    TaskState::Submitted,
+    TaskState::Running,
+    TaskState::Downloading,
+];
 
 const SELECT: &str = "SELECT t.id, t.batch_id, t.request_json, t.state, t.task_id, t.error_code, t.error_message, \
      t.estimated_cost_usd, t.consume, t.created_at, t.updated_at, t.submitted_at, t.started_at, t.finished_at, \
@@ -187,14 +193,23 @@ impl Ledger {
 
     /// Records a task (state Queued) with its full request as JSON, before anything is sent.
     pub fn record(&self, req: &TaskRequest, batch_id: Option<&str>, retry_of: Option<i64>) -> Result<i64> {
-        let json = serde_json::to_string(req).map_err(|e| Error::Internal(format!("encoding a request: {e}")))?;
+        let json =
+            serde_json::to_string(req).map_err(|e| Error::Internal(format!("encoding a request: {e}")))?;
         let now = now_ms();
         self.db.with(|c| {
             c.query_row(
                 "INSERT INTO tasks (batch_id, request_json, model, task_type, state, estimated_cost_usd, \
                      created_at, updated_at, retry_of) \
                  VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?6, ?7) RETURNING id",
-                params![batch_id, json, req.model.id(), req.task_type.as_str(), req.estimated_cost_usd(), now, retry_of],
+                params![
+                    batch_id,
+                    json,
+                    req.model.id(),
+                    req.task_type.as_str(),
+                    req.estimated_cost_usd(),
+                    now,
+                    retry_of
+                ],
                 |r| r.get(0),
             )
         })
@@ -240,7 +255,9 @@ impl Ledger {
                 Some(t) => {
                     return Err(Error::invalid_input(
                         "task_id",
-                        format!("task {id} already has PiAPI task id {t}; refusing to replace it with {task_id}"),
+                        format!(
+                            "task {id} already has PiAPI task id {t}; refusing to replace it with {task_id}"
+                        ),
                     ));
                 }
                 None => {}
@@ -365,7 +382,9 @@ impl Ledger {
             if task_id.is_none() {
                 return Err(Error::invalid_input(
                     "task_id",
-                    format!("task {id} has no PiAPI task id, so there is nothing to resume; retry it instead"),
+                    format!(
+                        "task {id} has no PiAPI task id, so there is nothing to resume; retry it instead"
+                    ),
                 ));
             }
             match state {
@@ -392,7 +411,9 @@ impl Ledger {
 
     /// The task with PiAPI task id `task_id`, if recorded.
     pub fn find_by_task_id(&self, task_id: &str) -> Result<Option<LedgerTask>> {
-        self.db.with(|c| c.query_row(&format!("{SELECT} WHERE t.task_id = ?1"), [task_id], task_from_row).optional())
+        self.db.with(|c| {
+            c.query_row(&format!("{SELECT} WHERE t.task_id = ?1"), [task_id], task_from_row).optional()
+        })
     }
 
     /// The newest `limit` tasks, newest first, with their image ids.
@@ -499,7 +520,8 @@ impl Ledger {
             let state = current_state(tx, id)?;
             let step = if from.contains(&state) {
                 Step::Apply
-            } else if state == to {
+            } else if state == to || (state == TaskState::Saved && to.rank().is_some()) {
+                // Repeats, and late progress reports for a task another process already saved.
                 Step::Noop
             } else {
                 match (state.rank(), to.rank()) {
@@ -550,8 +572,8 @@ fn state_from_sql(r: &Row, idx: usize) -> rusqlite::Result<TaskState> {
 
 fn task_from_row(r: &Row) -> rusqlite::Result<LedgerTask> {
     let json: String = r.get(2)?;
-    let request: TaskRequest =
-        serde_json::from_str(&json).map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, Type::Text, Box::new(e)))?;
+    let request: TaskRequest = serde_json::from_str(&json)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, Type::Text, Box::new(e)))?;
     let error_code: Option<String> = r.get(5)?;
     let consume: Option<i64> = r.get(8)?;
     let image_ids: Option<String> = r.get(15)?;

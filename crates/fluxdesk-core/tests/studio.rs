@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use fluxdesk_core::ErrorCode;
 use fluxdesk_core::ledger::TaskState;
 use fluxdesk_core::secrets::{KeySource, MemoryStore, SecretStore};
 use fluxdesk_core::settings::EnvOverrides;
 use fluxdesk_core::studio::{DemoChoice, Studio, StudioOptions};
 use fluxdesk_core::views::{GenerateRequest, JobEvent};
-use fluxdesk_core::ErrorCode;
 use piapi::Model;
 use piapi_sim::{SimConfig, SimHandle, Simulator};
 
@@ -71,7 +71,10 @@ async fn sim(cfg: SimConfig) -> SimHandle {
 }
 
 /// Waits until every job has a terminal event, collecting all events.
-async fn collect_until_done(rx: &mut tokio::sync::broadcast::Receiver<JobEvent>, jobs: &[i64]) -> Vec<JobEvent> {
+async fn collect_until_done(
+    rx: &mut tokio::sync::broadcast::Receiver<JobEvent>,
+    jobs: &[i64],
+) -> Vec<JobEvent> {
     let mut events = Vec::new();
     let mut open: std::collections::HashSet<i64> = jobs.iter().copied().collect();
     let mut saved_per_job: std::collections::HashMap<i64, u32> = Default::default();
@@ -174,7 +177,8 @@ async fn no_key_and_no_demo_is_a_clear_error_and_nothing_is_recorded() {
     assert!(studio.jobs(10).expect("jobs").is_empty());
 
     let fx = Fixture::new();
-    let studio = fx.open(None, Arc::new(MemoryStore::unavailable("no Secret Service")), DemoChoice::Off).await;
+    let studio =
+        fx.open(None, Arc::new(MemoryStore::unavailable("no Secret Service")), DemoChoice::Off).await;
     let err = studio.generate(request("x", 1)).await.expect_err("no keychain");
     assert_eq!(err.code(), ErrorCode::KeychainUnavailable);
     assert!(studio.list_images(&Default::default()).is_ok(), "the gallery works without a keychain");
@@ -227,7 +231,13 @@ async fn two_studios_finishing_the_same_tasks_save_each_image_once() {
     assert_eq!(s.stats().creates, 3, "no task created twice");
     let page = a.list_images(&Default::default()).expect("list");
     assert_eq!(page.total, 3, "one gallery entry per image");
-    assert!(ids.iter().all(|id| a.jobs(10).expect("jobs").iter().any(|j| j.id == *id && j.state == TaskState::Saved)));
+    assert!(
+        ids.iter().all(|id| a
+            .jobs(10)
+            .expect("jobs")
+            .iter()
+            .any(|j| j.id == *id && j.state == TaskState::Saved))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,7 +254,10 @@ async fn the_daily_budget_stops_new_work_before_anything_is_sent() {
     let mut rx = studio.subscribe();
     let ids = studio.generate(request("just one", 1)).await.expect("within budget");
     collect_until_done(&mut rx, &ids).await;
-    assert_eq!(studio.generate(request("one more", 1)).await.expect_err("spent").code(), ErrorCode::BudgetReached);
+    assert_eq!(
+        studio.generate(request("one more", 1)).await.expect_err("spent").code(),
+        ErrorCode::BudgetReached
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
