@@ -14,6 +14,8 @@ struct Env {
     home: PathBuf,
     gallery: PathBuf,
     cache: PathBuf,
+    /// HOME for the child, so "move to trash" uses a trash inside the temp dir.
+    user_home: PathBuf,
     base_url: Option<String>,
     key: Option<String>,
     extra: Vec<(String, String)>,
@@ -25,7 +27,8 @@ impl Env {
         let home = dir.path().join("home");
         let gallery = dir.path().join("My Gallery");
         let cache = dir.path().join("cache");
-        Env { home, gallery, cache, _dir: dir, base_url: None, key: None, extra: Vec::new() }
+        let user_home = dir.path().join("user");
+        Env { home, gallery, cache, user_home, _dir: dir, base_url: None, key: None, extra: Vec::new() }
     }
 
     fn against(mut self, sim: &SimHandle) -> Env {
@@ -49,6 +52,8 @@ impl Env {
             .env("FLUXDESK_HOME", &self.home)
             .env("FLUXDESK_GALLERY", &self.gallery)
             .env("FLUXDESK_CACHE", &self.cache)
+            .env("HOME", &self.user_home)
+            .env("XDG_DATA_HOME", self.user_home.join(".local/share"))
             // A keychain entry nobody else uses, so a developer's real key is never touched.
             .env("FLUXDESK_KEYRING_SERVICE", format!("ai.fluxdesk.clitest.{}", std::process::id()))
             .env("PIAPI_POLL_INTERVAL_MS", "200")
@@ -434,7 +439,10 @@ fn gallery_commands_and_rebuild_from_files() {
 
     let out = env.run(&["gallery", "delete", &whale["id"].to_string()]);
     assert!(out.status.success());
-    assert_eq!(env.gallery_files().len(), 1, "moved to the trash");
+    assert_eq!(env.gallery_files().len(), 1, "moved out of the gallery");
+    let mut trashed = Vec::new();
+    walk(&env.user_home.join(".local/share/Trash/files"), &mut trashed);
+    assert_eq!(trashed.len(), 1, "into the OS trash (the XDG trash of this HOME)");
     assert_eq!(json_lines(&env.run(&["gallery", "list", "--json"])).len(), 1);
 }
 
