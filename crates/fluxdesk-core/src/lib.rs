@@ -10,11 +10,15 @@
 
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod files;
 pub mod gallery;
+pub mod gallery_ops;
+pub mod import;
 pub mod ledger;
 pub mod metadata;
 pub mod paths;
+pub mod queue;
 pub mod runner;
 pub mod secrets;
 pub mod settings;
