@@ -5,8 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never NO_COLOR=1
-# Optional: keep the fresh build smaller and faster (no debug info for dependencies).
-export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
 
 bash scripts/setup.sh
 
