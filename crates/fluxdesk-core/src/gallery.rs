@@ -20,6 +20,9 @@
 //! - [`Gallery::reconcile`] never removes a row whose file still exists, never touches ratings of
 //!   rows it keeps, and does nothing destructive when the gallery folder is missing or empty
 //!   (e.g. an unmounted drive).
+//! - [`Gallery::delete`] and [`Gallery::delete_for_undo`] move files to the OS trash; the latter
+//!   also returns the removed rows and their trash items so [`Gallery::restore_rows`] can put
+//!   them back exactly (same ids, ratings, favourites) after the files are restored.
 //! - All methods block (SQLite, file I/O, hashing): async callers use `spawn_blocking`.
 
 use std::collections::{HashMap, HashSet};
@@ -33,7 +36,7 @@ use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, from_ms, now_ms, to_ms};
-use crate::metadata::{self, ImageMeta};
+use crate::metadata::ImageMeta;
 use crate::{Error, Result, files, thumbs};
 
 /// Default and maximum page sizes of [`Gallery::list`].
@@ -198,6 +201,73 @@ pub struct ReconcileReport {
     pub moved: u64,
     /// Files (relative paths) that could not be indexed, with the reason.
     pub failed: Vec<String>,
+}
+
+/// An image removed by [`Gallery::delete_for_undo`]: its row as it was, and the trash item its
+/// file became (`None` when the file was already gone, or the trash cannot be listed here, e.g.
+/// on macOS).
+#[derive(Debug, Clone)]
+pub struct TrashedImage {
+    pub record: ImageRecord,
+    pub trash_item: Option<trash::TrashItem>,
+}
+
+/// What [`Gallery::delete_for_undo`] did.
+#[derive(Debug, Default)]
+pub struct DeleteOutcome {
+    /// Rows removed (their files are in the trash, or were already gone).
+    pub removed: Vec<TrashedImage>,
+    /// Files that could not be trashed (their rows are kept).
+    pub failures: Vec<Error>,
+}
+
+/// An image without a thumbnail: `(id, absolute source path, thumbnail path)`.
+pub type MissingThumb = (i64, PathBuf, PathBuf);
+
+/// Where a [`Gallery::missing_thumbnails_after`] scan stopped (opaque).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanPosition {
+    created_ms: i64,
+    id: i64,
+}
+
+/// Serialises capturing deletes of this process (see [`Gallery::delete_for_undo`]).
+static TRASH_LISTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The ids of everything in the trash now; `None` where the trash cannot be listed.
+fn trash_ids() -> Option<HashSet<std::ffi::OsString>> {
+    list_trash().map(|items| items.into_iter().map(|i| i.id).collect())
+}
+
+#[cfg(any(
+    target_os = "windows",
+    all(unix, not(target_os = "macos"), not(target_os = "ios"), not(target_os = "android"))
+))]
+fn list_trash() -> Option<Vec<trash::TrashItem>> {
+    match trash::os_limited::list() {
+        Ok(items) => Some(items),
+        Err(e) => {
+            tracing::warn!(error = %e, "the trash could not be listed; this delete cannot be undone");
+            None
+        }
+    }
+}
+
+#[cfg(not(any(
+    target_os = "windows",
+    all(unix, not(target_os = "macos"), not(target_os = "ios"), not(target_os = "android"))
+)))]
+fn list_trash() -> Option<Vec<trash::TrashItem>> {
+    None
+}
+
+/// The original path the trash will record for `abs` (its parent canonicalised, as the trash
+/// crate does).
+fn trash_original_path(abs: &Path) -> PathBuf {
+    match (abs.parent().and_then(|p| fs::canonicalize(p).ok()), abs.file_name()) {
+        (Some(parent), Some(name)) => parent.join(name),
+        _ => abs.to_path_buf(),
+    }
 }
 
 /// The gallery: folder + index (cheap to clone).
@@ -404,44 +474,147 @@ impl Gallery {
     /// file that cannot be trashed keeps its row, the others are still deleted, and the first
     /// failure is returned. Unknown ids are ignored.
     pub fn delete(&self, ids: &[i64]) -> Result<()> {
+        let outcome = self.delete_files_and_rows(ids, false)?;
+        match outcome.failures.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`Gallery::delete`], but returns what was removed — each row as it was (rating,
+    /// favourite, ledger id…) and, where the platform can list its trash (Linux/BSD freedesktop
+    /// trash, Windows), the trash item its file became — so the delete can be undone with
+    /// [`trash::os_limited::restore_all`] and [`Gallery::restore_rows`]. The trash items are
+    /// found by listing the trash before and after (process-wide serialised, so two deletes of
+    /// this process never mix their items up). Failures are returned in the outcome, not as an
+    /// error; an error means the database could not be updated.
+    pub fn delete_for_undo(&self, ids: &[i64]) -> Result<DeleteOutcome> {
+        self.delete_files_and_rows(ids, true)
+    }
+
+    fn delete_files_and_rows(&self, ids: &[i64], capture: bool) -> Result<DeleteOutcome> {
+        // Serialise capturing deletes: the before/after trash listing must see only our items.
+        let _serial =
+            capture.then(|| TRASH_LISTING.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let before = if capture { trash_ids() } else { None };
         let mut failures: Vec<Error> = Vec::new();
-        let mut trashed_hashes: Vec<String> = Vec::new();
+        // (row, the original path as the trash records it) — None when the file was already gone.
+        let mut removed: Vec<(ImageRecord, Option<PathBuf>)> = Vec::new();
         self.db.with_tx(|tx| {
             for &id in ids {
-                let row: Option<(String, String)> = tx
-                    .query_row("SELECT rel_path, content_hash FROM images WHERE id = ?1", [id], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
+                let row = tx
+                    .query_row(&format!("SELECT {COLUMNS} FROM images WHERE id = ?1"), [id], record_from_row)
                     .optional()?;
-                let Some((rel, hash)) = row else { continue };
-                let abs = self.abs(&rel);
-                if fs::symlink_metadata(&abs).is_ok()
-                    && let Err(e) = trash::delete(&abs)
-                {
-                    tracing::warn!(path = %abs.display(), error = %e, "could not move the image to the trash");
-                    let source = std::io::Error::other(e.to_string());
-                    failures.push(Error::io("moving the image to the trash", &abs, source));
-                    continue;
+                let Some(rec) = row else { continue };
+                let abs = self.abs(&rec.rel_path);
+                let mut trashed_as = None;
+                if fs::symlink_metadata(&abs).is_ok() {
+                    let original = trash_original_path(&abs);
+                    if let Err(e) = trash::delete(&abs) {
+                        tracing::warn!(path = %abs.display(), error = %e, "could not move the image to the trash");
+                        let source = std::io::Error::other(e.to_string());
+                        failures.push(Error::io("moving the image to the trash", &abs, source));
+                        continue;
+                    }
+                    trashed_as = Some(original);
                 }
                 tx.execute("DELETE FROM images WHERE id = ?1", [id])?;
-                trashed_hashes.push(hash);
+                removed.push((rec, trashed_as));
             }
             Ok(())
         })?;
-        for hash in trashed_hashes {
+
+        // The trash items that appeared, matched to our files by original path (else by name).
+        let mut new_items: Vec<trash::TrashItem> = match (&before, capture) {
+            (Some(before), true) => list_trash()
+                .map(|all| all.into_iter().filter(|i| !before.contains(&i.id)).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let mut outcome = DeleteOutcome { removed: Vec::with_capacity(removed.len()), failures };
+        for (record, original) in removed {
+            let trash_item = original.and_then(|orig| {
+                let exact = new_items.iter().position(|i| i.original_path() == orig);
+                let by_name = || {
+                    let name = orig.file_name()?;
+                    let mut same = new_items.iter().enumerate().filter(|(_, i)| i.name == name);
+                    match (same.next(), same.next()) {
+                        (Some((at, _)), None) => Some(at),
+                        _ => None,
+                    }
+                };
+                exact.or_else(by_name).map(|at| new_items.swap_remove(at))
+            });
+            outcome.removed.push(TrashedImage { record, trash_item });
+        }
+
+        for t in &outcome.removed {
+            let hash = &t.record.content_hash;
             let still_used = self.db.with(|c| {
-                c.query_row("SELECT EXISTS (SELECT 1 FROM images WHERE content_hash = ?1)", [&hash], |r| {
+                c.query_row("SELECT EXISTS (SELECT 1 FROM images WHERE content_hash = ?1)", [hash], |r| {
                     r.get::<_, bool>(0)
                 })
             })?;
             if !still_used {
-                let _ = fs::remove_file(thumbs::thumb_path(&self.thumbs_dir, &hash));
+                let _ = fs::remove_file(thumbs::thumb_path(&self.thumbs_dir, hash));
             }
         }
-        match failures.into_iter().next() {
-            Some(first) => Err(first),
-            None => Ok(()),
+        Ok(outcome)
+    }
+
+    /// Puts rows back exactly as they were (same id, rating, favourite, ledger id…) for files
+    /// that are back at their paths, e.g. after an undone delete. A row that now holds the same
+    /// path or task output (say, reconcile indexed the restored file first) is replaced. The
+    /// ledger link is kept only if that ledger task still exists. One transaction.
+    pub fn restore_rows(&self, records: &[ImageRecord]) -> Result<()> {
+        for r in records {
+            check_rel_path(&r.rel_path)?;
         }
+        let mtimes: Vec<Option<i64>> = records
+            .iter()
+            .map(|r| fs::metadata(self.abs(&r.rel_path)).ok().and_then(|m| mtime_ms(&m)))
+            .collect();
+        self.db.with_tx(|tx| {
+            let mut clear = tx.prepare_cached(
+                "DELETE FROM images WHERE id = ?1 OR rel_path = ?2 \
+                 OR (?3 IS NOT NULL AND task_id = ?3 AND output_index IS ?4)",
+            )?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO images (id, rel_path, prompt, negative_prompt, model, task_type, width, height, seed, \
+                     steps, guidance, task_id, output_index, cost_usd, created_at, favourite, rating, content_hash, \
+                     file_size, file_mtime, ledger_id, indexed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+                     (SELECT id FROM tasks WHERE id = ?21), ?22)",
+            )?;
+            for (r, mtime) in records.iter().zip(&mtimes) {
+                clear.execute(params![r.id, r.rel_path, r.task_id, r.output_index])?;
+                insert.execute(params![
+                    r.id,
+                    r.rel_path,
+                    r.prompt,
+                    r.negative_prompt,
+                    r.model,
+                    r.task_type,
+                    r.width,
+                    r.height,
+                    r.seed,
+                    r.steps,
+                    r.guidance.map(f64::from),
+                    r.task_id,
+                    r.output_index,
+                    r.cost_usd,
+                    to_ms(r.created_at),
+                    r.favourite,
+                    i64::from(r.rating.min(5)),
+                    r.content_hash,
+                    r.file_size,
+                    mtime,
+                    r.ledger_id,
+                    now_ms()
+                ])?;
+            }
+            Ok(())
+        })
     }
 
     /// Brings the index in line with the folder: walks the gallery root (png/jpg/jpeg/webp,
@@ -645,27 +818,41 @@ impl Gallery {
 
     /// Up to `limit` images, newest first, whose thumbnail is missing on disk (and whose file
     /// exists): `(id, absolute source path, thumbnail path)`, for lazy generation.
-    pub fn missing_thumbnails(&self, limit: u32) -> Result<Vec<(i64, PathBuf, PathBuf)>> {
+    pub fn missing_thumbnails(&self, limit: u32) -> Result<Vec<MissingThumb>> {
+        Ok(self.missing_thumbnails_after(None, limit)?.0)
+    }
+
+    /// Like [`Gallery::missing_thumbnails`], resumable: scans newest first from `after` (`None`:
+    /// the newest image) and returns the images found plus where to continue (`None` once the
+    /// whole index was scanned). Walking the index this way visits each row once, however many
+    /// thumbnails are missing.
+    pub fn missing_thumbnails_after(
+        &self,
+        after: Option<ScanPosition>,
+        limit: u32,
+    ) -> Result<(Vec<MissingThumb>, Option<ScanPosition>)> {
         const CHUNK: i64 = 500;
         let mut out = Vec::new();
-        let mut after: Option<(i64, i64)> = None;
-        while out.len() < limit as usize {
+        let mut pos = after;
+        if limit == 0 {
+            return Ok((out, pos));
+        }
+        loop {
             let rows: Vec<(i64, String, String, i64)> = self.db.with(|c| {
                 let mut stmt = c.prepare_cached(
                     "SELECT id, rel_path, content_hash, created_at FROM images \
                      WHERE ?1 IS NULL OR (created_at, id) < (?2, ?3) ORDER BY created_at DESC, id DESC LIMIT ?4",
                 )?;
-                let (flag, ca, id) = match after {
-                    Some((ca, id)) => (Some(1), ca, id),
+                let (flag, ca, id) = match pos {
+                    Some(p) => (Some(1), p.created_ms, p.id),
                     None => (None, 0, 0),
                 };
                 stmt.query_map(params![flag, ca, id, CHUNK], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                     .collect()
             })?;
-            let Some(last) = rows.last() else { break };
-            after = Some((last.3, last.0));
             let short = rows.len() < CHUNK as usize;
-            for (id, rel, hash, _) in rows {
+            for (id, rel, hash, created_ms) in rows {
+                pos = Some(ScanPosition { created_ms, id });
                 let thumb = thumbs::thumb_path(&self.thumbs_dir, &hash);
                 if thumb.exists() {
                     continue;
@@ -674,15 +861,14 @@ impl Gallery {
                 if src.exists() {
                     out.push((id, src, thumb));
                     if out.len() >= limit as usize {
-                        break;
+                        return Ok((out, pos));
                     }
                 }
             }
             if short {
-                break;
+                return Ok((out, None));
             }
         }
-        Ok(out)
     }
 
     fn abs(&self, rel: &str) -> PathBuf {
@@ -752,14 +938,15 @@ enum Indexed {
     AlreadyThere,
 }
 
-/// The file's metadata (ours, A1111, or empty) and its real pixel size.
+/// The file's metadata (ours or A1111, from PNG chunks or JPEG/WebP XMP/EXIF; else empty) and
+/// its real pixel size.
 fn describe_file(abs: &Path, bytes: &[u8]) -> Result<(ImageMeta, u32, u32)> {
     let (width, height) = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io("reading the image", abs, e))?
         .into_dimensions()
         .map_err(|e| Error::Image(format!("{}: {e}", abs.display())))?;
-    let meta = match metadata::read_file_metadata(abs) {
+    let meta = match crate::export::read_embedded_metadata(bytes) {
         Ok(m) => m.unwrap_or_default(),
         Err(e) => {
             tracing::warn!(path = %abs.display(), error = %e, "unreadable image metadata; indexing without it");
