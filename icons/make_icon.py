@@ -127,7 +127,10 @@ def render():
 def main():
     icon = render()
     icon.save(os.path.join(HERE, "icon.png"), optimize=True)
-    for name, px in (("32x32.png", 32), ("128x128.png", 128), ("128x128@2x.png", 256)):
+    # 32..512 are the hicolor theme sizes the Linux bundles install (bundle.icon in
+    # src-tauri/tauri.conf.json); 128x128@2x.png is Tauri's conventional HiDPI name.
+    sizes = (32, 64, 128, 256, 512)
+    for name, px in [(f"{n}x{n}.png", n) for n in sizes] + [("128x128@2x.png", 256)]:
         icon.resize((px, px), Image.LANCZOS).save(os.path.join(HERE, name), optimize=True)
 
 

@@ -31,6 +31,11 @@ if [ "${SETUP_SKIP_TEST_TOOLS:-0}" != 1 ] && ! command -v tauri-driver >/dev/nul
   log "installing tauri-driver"
   cargo install tauri-driver --locked --version '^2' --quiet
 fi
+# The dependency audit in scripts/test.sh (deny.toml is written for 0.20). Compiles ~4-5 min once.
+if [ "${SETUP_SKIP_TEST_TOOLS:-0}" != 1 ] && ! command -v cargo-deny >/dev/null; then
+  log "installing cargo-deny"
+  cargo install cargo-deny --locked --version '^0.20' --quiet
+fi
 
 log "installing UI packages"
 (cd ui && npm ci --no-audit --no-fund --loglevel=error)

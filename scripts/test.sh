@@ -19,6 +19,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "UI typecheck"
 (cd ui && npm run --silent check)
 
+step "UI lint"
+(cd ui && npm run --silent lint)
+
+step "dependency audit (cargo-deny, deny.toml)"
+cargo deny --locked --log-level error check --show-stats licenses bans sources
+# The RustSec advisory database is fetched from github.com, which not every build machine reaches.
+if timeout 120 cargo deny fetch db >/dev/null 2>&1; then
+  cargo deny --locked --log-level error check --show-stats advisories
+else
+  echo "advisories: skipped (advisory database unreachable)"
+fi
+
 step "Rust tests (inside a D-Bus session with an unlocked GNOME Keyring)"
 export FLUXDESK_KEYRING_SERVICE="ai.fluxdesk.test.$$"
 dbus-run-session -- bash -c '
