@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Architecture lint: only src/lib/backend/tauri.ts may import @tauri-apps/* or call invoke();
+// Architecture lint: only src/lib/backend/tauri.ts may import @tauri-apps/* (or the drag plugin's
+// @crabnebula/* JS) or call invoke();
 // components never reach the IPC layer directly. Also flags <img> without alt.
 
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -27,7 +28,7 @@ function check(file) {
   const text = readFileSync(file, "utf8");
   text.split("\n").forEach((line, i) => {
     const at = `${rel}:${i + 1}`;
-    if (rel !== ADAPTER && /from\s+["']@tauri-apps\//.test(line)) problems.push(`${at}: imports @tauri-apps (only ${ADAPTER} may)`);
+    if (rel !== ADAPTER && /from\s+["'](@tauri-apps|@crabnebula)\//.test(line)) problems.push(`${at}: imports a Tauri package (only ${ADAPTER} may)`);
     if (rel !== ADAPTER && /\binvoke\s*[(<]/.test(line)) problems.push(`${at}: calls invoke() (use the backend module)`);
     if (/from\s+["'][./]*bindings["']/.test(line) && !/^\s*import\s+type\b/.test(line)) problems.push(`${at}: value import of bindings.ts (type imports only)`);
   });

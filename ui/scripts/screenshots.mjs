@@ -66,7 +66,10 @@ try {
   }
 
   async function shot(page, name, { keepToasts = false } = {}) {
-    if (only && !only.test(name)) return;
+    if (only && !only.test(name)) {
+      await sleep(250); // keep the timing of a full run
+      return;
+    }
     await page.mouse.move(900, 790); // park the pointer on the status strip: no hover tooltips
     if (!keepToasts) {
       for (const b of await page.getByRole("button", { name: "Dismiss", exact: true }).all()) await b.click().catch(() => {});
@@ -127,11 +130,24 @@ try {
       await sleep(400);
       await shot(page, `${t}-06-gallery`);
 
-      await page.locator("button.thumb").nth(3).click();
-      await sleep(300);
+      // Cull: a selection made with clicks, Ctrl-click and Shift-click; the selection bar appears.
+      const thumbs = page.locator("button.thumb");
+      await thumbs.nth(1).click({ modifiers: ["Control"] });
+      await thumbs.nth(3).click({ modifiers: ["Control"] });
+      await thumbs.nth(6).click({ modifiers: ["Shift"] });
+      await sleep(200);
+      await shot(page, `${t}-06b-gallery-selection`);
+      await page.keyboard.press("Escape");
+
+      await page.getByRole("searchbox", { name: "Search" }).fill("forest");
+      await sleep(500);
+      await thumbs.nth(0).dblclick();
+      await sleep(400);
       await page.keyboard.press("4");
       await shot(page, `${t}-07-large-view`);
       await page.keyboard.press("Escape");
+      await page.getByRole("searchbox", { name: "Search" }).fill("");
+      await sleep(300);
 
       await page.getByRole("button", { name: "Settings", exact: true }).click();
       await shot(page, `${t}-08-settings`);
@@ -153,6 +169,82 @@ try {
       await shot(page, `${t}-10-settings-network`);
       await context.close();
     }
+  }
+
+  // Batch planning, a busy queue (2 at a time) and its reorder list, a budget pause; both themes.
+  for (const t of ["dark", "light"]) {
+    const { page, context } = await open(t, { seedGallery: 40, seedJobs: true, speed: 0.6, keySource: "keychain", maxConcurrent: 2 });
+    await page.getByRole("radio", { name: "Batch" }).click();
+    await page
+      .getByLabel(/^Prompts/)
+      .fill(
+        [
+          "Brutalist concrete pavilion at dusk, long shadows, warm light",
+          "Soft pastel 3D shapes on a seamless studio backdrop",
+          "Aerial view of salt flats in pink and teal, minimal landscape",
+          "Misty forest valley at dawn, layered mountains",
+          "Bauhaus poster of concentric arches, citrus colours",
+          "Ceramic vase still life in a muted Morandi palette",
+        ].join("\n"),
+      );
+    await page.getByRole("radio", { name: "4 images", exact: true }).click();
+    await page.getByRole("radio", { name: "Sweep" }).click();
+    await page.locator(".compose .scroll").evaluate((el) => (el.scrollTop = 0));
+    await shot(page, `${t}-03c-create-batch`);
+    await page.getByRole("button", { name: "Generate", exact: true }).click();
+    await sleep(2500);
+    await shot(page, `${t}-03d-create-batch-running`);
+    await page.getByRole("button", { name: "Activity", exact: true }).click();
+    await sleep(300);
+    await shot(page, `${t}-04b-activity-queue`);
+    await page.evaluate(() =>
+      window.__FLUXDESK_MOCK_BACKEND__?.pauseQueue("Today's budget of $0.05 is reached. Raise the daily budget in Settings, or resume tomorrow."),
+    );
+    await sleep(300);
+    await shot(page, `${t}-04c-activity-paused`);
+    await context.close();
+  }
+
+  // 100,000 images: the virtualized grid, scrolled deep, with a filter bar in use (dark only).
+  {
+    const { page, context } = await open("dark", { seedGallery: 100000, keySource: "keychain" });
+    await page.getByRole("button", { name: "Gallery", exact: true }).click();
+    await sleep(500);
+    await page.getByRole("slider", { name: "Thumbnail size" }).fill("148");
+    await page.locator(".gallery .scroller").evaluate((el) => (el.scrollTop = el.scrollHeight * 0.42));
+    await sleep(2500);
+    await shot(page, "dark-06c-gallery-100k");
+    await page.getByRole("combobox", { name: "Date" }).selectOption("30d");
+    await page.getByRole("radio", { name: "Landscape" }).check();
+    await page.getByRole("combobox", { name: "Minimum rating" }).selectOption("3");
+    await sleep(600);
+    await shot(page, "dark-06d-gallery-filtered");
+    const thumbs = page.locator("button.thumb");
+    await thumbs.nth(0).click({ modifiers: ["Control"] });
+    await thumbs.nth(1).click({ modifiers: ["Control"] });
+    await page.getByRole("button", { name: "Export" }).click();
+    await page.getByRole("radio", { name: "WebP" }).check();
+    await sleep(200);
+    await shot(page, "dark-06e-export-dialog");
+    await page.keyboard.press("Escape");
+    await page.evaluate(() => window.__FLUXDESK_MOCK_BACKEND__?.simulateFileHover());
+    await sleep(200);
+    await shot(page, "dark-06f-drop-to-import");
+    await context.close();
+  }
+
+  // "Use settings" with an unsent prompt in Create asks first (dark only).
+  {
+    const { page, context } = await open("dark", { seedGallery: 12, keySource: "keychain" });
+    await page.getByLabel("Prompt", { exact: true }).fill("A half-written idea about lighthouses");
+    await page.getByRole("button", { name: "Gallery", exact: true }).click();
+    await sleep(300);
+    await page.locator("button.thumb").nth(2).dblclick();
+    await sleep(300);
+    await page.getByRole("button", { name: "Use settings" }).click();
+    await sleep(200);
+    await shot(page, "dark-07b-replace-prompt");
+    await context.close();
   }
 
   // The "More" options, dark only.

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { clearMocks, mockConvertFileSrc, mockIPC } from "@tauri-apps/api/mocks";
 import { createTauriBackend } from "../src/lib/backend/tauri";
-import { BackendError, type GenerateRequest, type JobEvent, type JobView } from "../src/lib/backend";
+import { BackendError, type BatchRequest, type GenerateRequest, type JobEvent, type JobView } from "../src/lib/backend";
 
 afterEach(() => clearMocks());
 
@@ -15,6 +15,18 @@ const request: GenerateRequest = {
   guidance: null,
   seed: null,
   count: 2,
+};
+
+const batch: BatchRequest = {
+  prompts: ["a", "b"],
+  negativePrompt: null,
+  model: "Qubico/flux1-dev",
+  width: 1024,
+  height: 1024,
+  steps: null,
+  guidance: null,
+  seeds: { kind: "sweep", start: 1, step: 2 },
+  countPerPrompt: 3,
 };
 
 describe("Tauri adapter", () => {
@@ -47,6 +59,68 @@ describe("Tauri adapter", () => {
       ["set_key", { key: "k" }],
       ["list_images", { query: { text: null, model: null, minRating: null, favouritesOnly: false, sort: "newest", limit: 60, cursor: null } }],
     ]);
+  });
+
+  test("wave 2 commands: names and argument keys", async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      if (cmd === "drag_items") return { items: ["/g/a%20b.png"], icon: "/t/a.webp" };
+      if (cmd === "undo_delete") return 2;
+      return null;
+    });
+    const b = createTauriBackend();
+    await b.generateBatch(batch);
+    await b.queueState();
+    await b.pauseQueue("Budget");
+    await b.resumeQueue();
+    await b.moveJob(4, null);
+    await b.costSummary();
+    await b.exportImages({ ids: [1], destDir: "/x", format: "webp", quality: 80 });
+    await b.importPaths(["/a.png"]);
+    await b.deleteImages([1, 2]);
+    expect(await b.undoDelete("t")).toBe(2);
+    await b.imageSettings(1);
+    await b.varyImage(1, 3);
+    await b.copyImage(1);
+    await b.revealGallery();
+    await b.revealExport("/x/a.png");
+    expect(seen).toEqual([
+      ["generate_batch", { request: batch }],
+      ["queue_state", {}],
+      ["pause_queue", { reason: "Budget" }],
+      ["resume_queue", {}],
+      ["move_job", { jobId: 4, before: null }],
+      ["cost_summary", {}],
+      ["export_images", { request: { ids: [1], destDir: "/x", format: "webp", quality: 80 } }],
+      ["import_paths", { paths: ["/a.png"] }],
+      ["delete_images", { ids: [1, 2] }],
+      ["undo_delete", { token: "t" }],
+      ["image_settings", { id: 1 }],
+      ["vary_image", { id: 1, count: 3 }],
+      ["copy_image", { id: 1 }],
+      ["reveal_gallery", {}],
+      ["reveal_export", { path: "/x/a.png" }],
+    ]);
+  });
+
+  test("drag-out asks drag_items, then hands items and icon unchanged to the drag plugin", async () => {
+    const seen: [string, Record<string, unknown>][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args as Record<string, unknown>]);
+      if (cmd === "drag_items") return { items: ["/g/My%20Gallery/a.png"], icon: "/t/My Gallery/a.webp" };
+      if (cmd === "plugin:drag|start_drag") {
+        const channel = (args as { onEvent: { id: number } }).onEvent;
+        const internals = (window as unknown as { __TAURI_INTERNALS__: { runCallback: (id: number, data: unknown) => void } }).__TAURI_INTERNALS__;
+        setTimeout(() => internals.runCallback(channel.id, { index: 0, message: { result: "Dropped", cursorPos: { x: 1, y: 2 } } }), 0);
+      }
+      return null;
+    });
+    const result = await createTauriBackend().dragOut([7]);
+    expect(result).toBe("dropped");
+    expect(seen[0]).toEqual(["drag_items", { ids: [7] }]);
+    expect(seen[1][0]).toBe("plugin:drag|start_drag");
+    expect(seen[1][1]).toMatchObject({ item: ["/g/My%20Gallery/a.png"], image: "/t/My Gallery/a.webp" });
   });
 
   test("IpcError {code, message} becomes a BackendError", async () => {
@@ -155,6 +229,25 @@ describe("adapter vs generated bindings", () => {
       ["deleteImages", () => b.deleteImages([9]), () => commands.deleteImages([9])],
       ["revealImage", () => b.revealImage(9), () => commands.revealImage(9)],
     ];
+    // Wave 2 (team/WAVE2.md): checked as soon as the shell's regenerated bindings contain them.
+    const c = commands as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const wave2: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
+      ["generateBatch", () => b.generateBatch(batch), () => c.generateBatch(batch)],
+      ["queueState", () => b.queueState(), () => c.queueState()],
+      ["pauseQueue", () => b.pauseQueue("why"), () => c.pauseQueue("why")],
+      ["resumeQueue", () => b.resumeQueue(), () => c.resumeQueue()],
+      ["moveJob", () => b.moveJob(3, 4), () => c.moveJob(3, 4)],
+      ["costSummary", () => b.costSummary(), () => c.costSummary()],
+      ["exportImages", () => b.exportImages({ ids: [1], destDir: "/d", format: "png", quality: 90 }), () => c.exportImages({ ids: [1], destDir: "/d", format: "png", quality: 90 })],
+      ["importPaths", () => b.importPaths(["/a"]), () => c.importPaths(["/a"])],
+      ["undoDelete", () => b.undoDelete("tok"), () => c.undoDelete("tok")],
+      ["imageSettings", () => b.imageSettings(2), () => c.imageSettings(2)],
+      ["varyImage", () => b.varyImage(2, 3), () => c.varyImage(2, 3)],
+      ["copyImage", () => b.copyImage(2), () => c.copyImage(2)],
+      ["revealGallery", () => b.revealGallery(), () => c.revealGallery()],
+      ["revealExport", () => b.revealExport("/d/a.png"), () => c.revealExport("/d/a.png")],
+    ];
+    for (const pair of wave2) if (pair[0] in commands) pairs.push(pair);
     for (const [name, ours, theirs] of pairs) {
       const a = await capture(ours);
       const g = await capture(theirs);
@@ -167,7 +260,23 @@ describe("adapter vs generated bindings", () => {
     const theirs = await capture(() => commands.watchJobs(new Channel()));
     expect(ours?.[0]).toBe(theirs?.[0]);
     expect(Object.keys(ours?.[1] as object)).toEqual(Object.keys(theirs?.[1] as object));
+    // drag_items is the first of the two calls dragOut makes (the second is the drag plugin's).
+    if ("dragItems" in commands) {
+      const calls: [string, unknown][] = [];
+      mockIPC((cmd, args) => {
+        calls.push([cmd, args]);
+        return cmd === "drag_items" ? { items: ["/a"], icon: "/b" } : null;
+      });
+      // (dragOut then waits for the end of the native drag: do not await it.)
+      void b.dragOut([1, 2]).catch(() => {});
+      await vi.waitFor(() => expect(calls.length).toBeGreaterThan(0));
+      const ours2 = calls[0];
+      calls.length = 0;
+      await c.dragItems([1, 2]).catch(() => {});
+      expect(ours2).toEqual(calls[0]);
+    }
     // Every generated command is covered above.
-    expect(Object.keys(commands).sort()).toEqual([...pairs.map(([n]) => n), "watchJobs"].sort());
+    const covered = new Set([...pairs.map(([n]) => n), "watchJobs", "dragItems"]);
+    expect(Object.keys(commands).filter((n) => !covered.has(n))).toEqual([]);
   });
 });

@@ -21,11 +21,22 @@ ok<Fits<B.ImageView, T.ImageView>>(true);
 ok<Fits<B.ImagePageView, T.ImagePage>>(true);
 ok<Fits<B.AccountView, T.AccountView>>(true);
 ok<Fits<B.IpcError, T.IpcError>>(true);
+// Wave 2 (team/WAVE2.md): gallery operations and the queue.
+ok<Fits<B.DeleteReceipt, T.DeleteReceipt>>(true);
+ok<Fits<B.DragPayload, T.DragPayload>>(true);
+ok<Fits<B.ExportReport, T.ExportReport>>(true);
+ok<Fits<B.ImportReport, T.ImportReport>>(true);
+ok<Fits<B.QueueState, T.QueueState>>(true);
+ok<Fits<B.CostSummary, T.CostSummary>>(true);
+// image_settings returns a GenerateRequest the UI loads into Create.
+ok<Fits<B.GenerateRequest, T.GenerateRequest>>(true);
 
 // Sent to Rust.
 ok<Fits<T.GenerateRequest, B.GenerateRequest>>(true);
 ok<Fits<T.Settings, B.Settings>>(true);
 ok<Fits<T.GalleryQuery, B.GalleryQuery>>(true);
+ok<Fits<T.ExportRequest, B.ExportRequest>>(true);
+ok<Fits<T.BatchRequest, B.BatchRequest>>(true);
 
 // Enumerations must match exactly.
 ok<Same<T.ErrorCode, B.ErrorCode>>(true);
@@ -34,3 +45,7 @@ ok<Same<T.JobState, B.TaskState>>(true);
 ok<Same<T.KeySource, B.KeySource>>(true);
 ok<Same<T.Theme, B.Theme>>(true);
 ok<Same<T.GallerySort, B.SortOrder>>(true);
+ok<Same<T.ExportFormat, B.ExportFormat>>(true);
+ok<Same<T.Aspect, B.Aspect>>(true);
+ok<Same<T.SeedPlan, B.SeedPlan>>(true);
+ok<Same<T.JobEvent, B.JobEvent>>(true);

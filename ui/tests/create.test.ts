@@ -2,7 +2,8 @@ import { describe, expect, test } from "vitest";
 import { fireEvent, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { lastCall, renderApp } from "./helpers";
-import type { GenerateRequest } from "../src/lib/backend";
+import type { BatchRequest, GenerateRequest } from "../src/lib/backend";
+import { parsePrompts } from "../src/lib/state/create.svelte";
 
 const generateButton = () => screen.getByRole("button", { name: "Generate" });
 
@@ -164,5 +165,102 @@ describe("Create", () => {
     const box = alert.closest("[role=alert]") as HTMLElement;
     await user.click(within(box).getByRole("button", { name: "Open Settings" }));
     await screen.findByRole("heading", { name: "Generation defaults" });
+  });
+
+  test("a pending tile takes the output's aspect ratio before the image arrives", async () => {
+    const { mock } = await renderApp();
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("radio", { name: "1 image" }));
+    await user.click(screen.getByRole("radio", { name: /^9:16,/ }));
+    await user.type(screen.getByLabelText("Prompt"), "A tall lighthouse");
+    await user.click(generateButton());
+    const batch = await screen.findByRole("article", { name: /A tall lighthouse/ });
+    const tileEl = batch.querySelector<HTMLElement>("[data-state]") as HTMLElement;
+    expect(tileEl.style.paddingBottom).toBe("175%");
+    mock.finish(mock.allJobs[0].id);
+    await within(batch).findByRole("img");
+    expect(tileEl.style.paddingBottom).toBe("175%");
+  });
+});
+
+describe("Batch", () => {
+  test("prompts are one per line; blank lines and spaces are ignored", () => {
+    expect(parsePrompts("  a fox \n\n\tb owl\r\nc   \n ")).toEqual(["a fox", "b owl", "c"]);
+  });
+
+  test("the planner counts prompts × images and prices them on the button; generate_batch gets the plan", async () => {
+    const { mock } = await renderApp();
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("radio", { name: "Batch" }));
+    const prompts = screen.getByLabelText(/^Prompts/);
+    await user.type(prompts, "A red fox in snow{Enter}{Enter}  The same fox at dusk  {Enter}A paper-cut fox");
+    await user.click(screen.getByRole("radio", { name: "8 images" }));
+    expect(screen.getByText("3 prompts × 8 images = 24 images")).toBeInTheDocument();
+    expect(generateButton().textContent).toMatch(/Generate 24\s*·\s*\$0\.036/);
+    await user.click(screen.getByRole("radio", { name: /^Flux Dev, \$0\.015 per image/ }));
+    expect(generateButton().textContent).toMatch(/Generate 24\s*·\s*\$0\.36\b/);
+    await user.click(screen.getByRole("radio", { name: /^Flux Schnell,/ }));
+
+    // Seed plan: Sweep start + step.
+    await user.click(screen.getByRole("radio", { name: "Sweep" }));
+    const start = screen.getByRole("spinbutton", { name: "Start seed" });
+    await user.clear(start);
+    await user.type(start, "100");
+    const step = screen.getByRole("spinbutton", { name: "Seed step" });
+    await user.clear(step);
+    await user.type(step, "2");
+    expect(screen.getByText(/Every prompt uses seeds 100, 102, 104…/)).toBeInTheDocument();
+
+    await user.click(generateButton());
+    await waitFor(() => expect(lastCall(mock, "generateBatch")).toBeDefined());
+    const [req] = lastCall(mock, "generateBatch") as [BatchRequest];
+    expect(req).toEqual({
+      prompts: ["A red fox in snow", "The same fox at dusk", "A paper-cut fox"],
+      negativePrompt: null,
+      model: "Qubico/flux1-schnell",
+      width: 1024,
+      height: 1024,
+      steps: null,
+      guidance: null,
+      seeds: { kind: "sweep", start: 100, step: 2 },
+      countPerPrompt: 8,
+    } satisfies BatchRequest);
+    // One group per prompt in the results, 24 jobs in all.
+    expect(await screen.findAllByRole("article")).toHaveLength(3);
+    expect(mock.allJobs).toHaveLength(24);
+    expect(mock.calls.filter((c) => c.method === "generate")).toHaveLength(0);
+  });
+
+  test("locked seeds and a .txt file of prompts", async () => {
+    const { mock } = await renderApp();
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("radio", { name: "Batch" }));
+    const file = new File(["\uFEFFfirst prompt\nsecond prompt\n"], "prompts.txt", { type: "text/plain" });
+    const input = document.querySelector<HTMLInputElement>("input[type=file]") as HTMLInputElement;
+    await user.upload(input, file);
+    await waitFor(() => expect(screen.getByLabelText(/^Prompts/)).toHaveValue("first prompt\nsecond prompt"));
+    await user.click(screen.getByRole("radio", { name: "2 images" }));
+    await user.click(screen.getByRole("radio", { name: "Locked" }));
+    const seed = screen.getByRole("spinbutton", { name: "Seed" });
+    await user.clear(seed);
+    await user.type(seed, "7");
+    expect(generateButton().textContent).toMatch(/Generate 4\s*·\s*\$0\.006/);
+    await user.keyboard("{Control>}{Enter}{/Control}");
+    await waitFor(() => expect(lastCall(mock, "generateBatch")).toBeDefined());
+    const [req] = lastCall(mock, "generateBatch") as [BatchRequest];
+    expect(req.seeds).toEqual({ kind: "locked", seed: 7 });
+    expect(req.countPerPrompt).toBe(2);
+  });
+
+  test("an empty batch or one over the limit cannot be sent", async () => {
+    await renderApp();
+    const user = userEvent.setup();
+    await user.click(screen.getByRole("radio", { name: "Batch" }));
+    expect(generateButton()).toBeDisabled();
+    const many = Array.from({ length: 130 }, (_, i) => `prompt ${i}`).join("\n");
+    fireEvent.input(screen.getByLabelText(/^Prompts/), { target: { value: many } });
+    await user.click(screen.getByRole("radio", { name: "8 images" }));
+    expect(generateButton()).toBeDisabled();
+    expect(screen.getByText(/up to 1,000 images \(now 1,040\)/)).toBeInTheDocument();
   });
 });

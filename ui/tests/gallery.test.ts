@@ -1,17 +1,37 @@
 import { describe, expect, test } from "vitest";
-import { screen, waitFor, within } from "@testing-library/svelte";
+import { fireEvent, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { lastCall, renderApp } from "./helpers";
 import { SAMPLE_PROMPTS } from "../src/lib/backend/mock";
 import type { GalleryQuery } from "../src/lib/backend";
+import { gallery } from "../src/lib/state/gallery.svelte";
 
-async function openGallery(seedGallery: number) {
-  const r = await renderApp({ seedGallery });
+async function openGallery(seedGallery: number, options: Parameters<typeof renderApp>[0] = {}) {
+  const r = await renderApp({ seedGallery, ...options });
   const user = userEvent.setup();
   await user.click(screen.getByRole("button", { name: "Gallery" }));
   await screen.findByRole("heading", { name: "Gallery" });
+  if (seedGallery > 0) await screen.findAllByRole("gridcell");
   return { ...r, user };
 }
+
+const grid = () => screen.getByRole("grid", { name: "Images" });
+const scroller = () => grid().parentElement as HTMLElement;
+const cells = () => within(grid()).getAllByRole("gridcell");
+const cellOf = (id: number) => grid().querySelector<HTMLElement>(`[data-id="${id}"]`);
+const tile = (id: number) => cellOf(id)?.querySelector<HTMLButtonElement>("button.thumb") as HTMLButtonElement;
+const focusedId = () => Number((document.activeElement as HTMLElement | null)?.closest("[data-id]")?.getAttribute("data-id"));
+/** Where a tile is on screen: its row's top minus the scroll position, and its left. */
+function screenPos(id: number): { top: number; left: number } {
+  const cell = cellOf(id) as HTMLElement;
+  const row = cell.parentElement as HTMLElement;
+  return { top: parseFloat(row.style.top) - scroller().scrollTop, left: parseFloat(cell.style.left) };
+}
+function scrollTo(top: number) {
+  scroller().scrollTop = top;
+  fireEvent.scroll(scroller());
+}
+const queries = (mock: { calls: { method: string }[] }) => mock.calls.filter((c) => c.method === "listImages").length;
 
 describe("Gallery", () => {
   test("an empty gallery suggests a first prompt", async () => {
@@ -21,54 +41,372 @@ describe("Gallery", () => {
     expect(screen.getByLabelText("Prompt")).toHaveValue(SAMPLE_PROMPTS[0]);
   });
 
-  test("thumbnails carry their prompt as alt text and pages load with a cursor", async () => {
-    const { mock, user } = await openGallery(70);
-    await waitFor(() => expect(screen.getAllByRole("img").length).toBe(60));
-    for (const img of screen.getAllByRole("img")) expect(img.getAttribute("alt")).toBeTruthy();
-    expect(screen.getByText("70 images")).toBeInTheDocument();
-    await user.click(screen.getByRole("button", { name: "Load more" }));
-    await waitFor(() => expect(screen.getAllByRole("img").length).toBe(70));
-    expect((lastCall(mock, "listImages")?.[0] as GalleryQuery).cursor).toBe("60");
-    expect(screen.getByText("That’s everything.")).toBeInTheDocument();
+  test("virtualization: 10,000 images render a bounded number of tiles and pages load as you scroll", async () => {
+    const { mock } = await openGallery(10_000);
+    expect(screen.getByText("10,000 images")).toBeInTheDocument();
+    const first = cells();
+    expect(first.length).toBeGreaterThan(8);
+    expect(first.length).toBeLessThanOrEqual(48);
+    for (const img of within(grid()).getAllByRole("img")) expect(img.getAttribute("alt")).toBeTruthy();
+    expect((lastCall(mock, "listImages")?.[0] as GalleryQuery).cursor).toBeNull();
+    // The spacer is as tall as all 10,000 (2,500 rows of 4 in the 1024 px fallback width).
+    expect(parseFloat(grid().style.height)).toBeGreaterThan(2500 * 200);
+
+    // Jump a quarter down: keyset pages are fetched in order until the visible rows are loaded.
+    scrollTo(parseFloat(grid().style.height) / 4);
+    await waitFor(() => expect(grid().querySelectorAll("[aria-busy=true]")).toHaveLength(0), { timeout: 5000 });
+    const after = cells();
+    expect(after.length).toBeLessThanOrEqual(48);
+    const ids = after.map((c) => Number(c.getAttribute("data-id")));
+    // Newest first: ids count down from 10,000; a quarter down is around 7,500.
+    expect(Math.max(...ids)).toBeLessThan(8000);
+    expect(Math.min(...ids)).toBeGreaterThan(7000);
+    const cursors = mock.calls.filter((c) => c.method === "listImages").map((c) => (c.args[0] as GalleryQuery).cursor);
+    expect(cursors.filter(Boolean).length).toBeGreaterThan(1);
   });
 
-  test("search filters by prompt through listImages", async () => {
+  test("a new image is prepended without moving what the user is looking at", async () => {
+    const { mock } = await openGallery(200);
+    // 4 columns, square rows; scroll ten rows down and remember a tile's place on screen.
+    scrollTo(2600);
+    await waitFor(() => expect(cellOf(160)).not.toBeNull());
+    const watched = 160; // index 40, newest first
+    const before = screenPos(watched);
+    const count = gallery.total;
+
+    const fresh = mock.addImage("A brand new lighthouse at dawn");
+    await waitFor(() => expect(gallery.total).toBe(count + 1));
+    expect(gallery.ids[0]).toBe(fresh.id);
+    await waitFor(() => expect(screenPos(watched)).toEqual(before));
+    expect(scroller().scrollTop).toBeGreaterThan(2600);
+
+    // The next ones fill the gap at the front: still no movement, no scroll change.
+    const top = scroller().scrollTop;
+    mock.addImage("Another lighthouse");
+    mock.addImage("A third lighthouse");
+    await waitFor(() => expect(gallery.total).toBe(count + 3));
+    expect(screenPos(watched)).toEqual(before);
+    expect(scroller().scrollTop).toBe(top);
+
+    // At the top, new images are simply shown first.
+    scrollTo(0);
+    await waitFor(() => expect(cellOf(fresh.id)).not.toBeNull());
+    const shown = cells().map((c) => within(c).queryByRole("img")?.getAttribute("alt"));
+    expect(shown.slice(0, 3)).toEqual(["A third lighthouse", "Another lighthouse", "A brand new lighthouse at dawn"]);
+  });
+
+  test("images saved while another place is open are there on return, at the same scroll position", async () => {
+    const { mock, user } = await openGallery(200);
+    scrollTo(2600);
+    await waitFor(() => expect(cellOf(160)).not.toBeNull());
+    const before = screenPos(160);
+    await user.click(screen.getByRole("button", { name: "Create" }));
+    const fresh = mock.addImage("Saved while away");
+    await user.click(screen.getByRole("button", { name: "Gallery" }));
+    await waitFor(() => expect(cellOf(160)).not.toBeNull());
+    expect(gallery.ids[0]).toBe(fresh.id);
+    expect(screen.getByText("201 images")).toBeInTheDocument();
+    await waitFor(() => expect(screenPos(160)).toEqual(before));
+  });
+
+  test("rating updates in place: no reload, no reordering, even when sorted by rating", async () => {
+    const { mock, user } = await openGallery(40);
+    await user.selectOptions(screen.getByRole("combobox", { name: "Sort" }), "rating");
+    await waitFor(() => expect((lastCall(mock, "listImages")?.[0] as GalleryQuery).sort).toBe("rating"));
+    await waitFor(() => expect(cells().length).toBeGreaterThan(4));
+    const order = () => cells().map((c) => c.getAttribute("data-id"));
+    const before = order();
+    const loads = queries(mock);
+    const last = Number(before[before.length - 1]);
+    tile(last).focus();
+    await user.keyboard("5");
+    expect(lastCall(mock, "setRating")).toEqual([[last], 5]);
+    await waitFor(() => expect(within(cellOf(last) as HTMLElement).getByText("★ 5")).toBeInTheDocument());
+    expect(order()).toEqual(before);
+    expect(queries(mock)).toBe(loads);
+  });
+
+  test("keyboard culling: arrows move in 2D, 1–5/0 rate, F favourites, Delete trashes with Undo", async () => {
     const { mock, user } = await openGallery(24);
+    const ids = () => gallery.ids;
+    tile(ids()[0]).focus();
+    await user.keyboard("{ArrowRight}");
+    expect(focusedId()).toBe(ids()[1]);
+    await user.keyboard("{ArrowDown}");
+    const target = ids()[5];
+    expect(focusedId()).toBe(target);
+    await user.keyboard("{ArrowLeft}{ArrowRight}");
+    expect(focusedId()).toBe(target);
+
+    await user.keyboard("3");
+    expect(lastCall(mock, "setRating")).toEqual([[target], 3]);
+    await user.keyboard("0");
+    expect(lastCall(mock, "setRating")).toEqual([[target], 0]);
+    await user.keyboard("f");
+    expect(lastCall(mock, "setFavourite")).toEqual([[target], true]);
+    await user.keyboard("F");
+    expect(lastCall(mock, "setFavourite")).toEqual([[target], false]);
+
+    await user.keyboard("{Enter}");
+    const dialog = await screen.findByRole("dialog", { name: /^Image:/ });
+    await user.keyboard("{Escape}");
+    await waitFor(() => expect(dialog).not.toBeInTheDocument());
+    await waitFor(() => expect(focusedId()).toBe(target));
+
+    const next = ids()[6];
+    await user.keyboard("{Delete}");
+    expect(lastCall(mock, "deleteImages")).toEqual([[target]]);
+    await screen.findByText("Image moved to the Trash.");
+    await waitFor(() => expect(cellOf(target)).toBeNull());
+    expect(screen.getByText("23 images")).toBeInTheDocument();
+    await waitFor(() => expect(focusedId()).toBe(next));
+
+    await user.click(screen.getByRole("button", { name: "Undo" }));
+    await waitFor(() => expect(lastCall(mock, "undoDelete")).toEqual(["undo-1"]));
+    await waitFor(() => expect(cellOf(target)).not.toBeNull());
+    expect(screen.getByText("24 images")).toBeInTheDocument();
+  });
+
+  test("multi-select: Shift-click ranges, Ctrl-click toggles, Ctrl+A selects all N; the bar acts on the selection", async () => {
+    const { mock, user } = await openGallery(300);
+    const ids = [...gallery.ids];
+    await user.click(tile(ids[0]));
+    await user.keyboard("{Shift>}");
+    await user.click(tile(ids[3]));
+    await user.keyboard("{/Shift}");
+    const bar = () => screen.getByRole("toolbar", { name: "Selection" });
+    expect(within(bar()).getByText(/4\s+selected/)).toBeInTheDocument();
+    await user.keyboard("{Control>}");
+    await user.click(tile(ids[6]));
+    await user.keyboard("{/Control}");
+    await user.keyboard("{Shift>}");
+    await user.click(tile(ids[8]));
+    await user.keyboard("{/Shift}");
+    expect(within(bar()).getByText(/7\s+selected/)).toBeInTheDocument();
+    expect(cells().filter((c) => c.getAttribute("aria-selected") === "true").map((c) => Number(c.getAttribute("data-id")))).toEqual([
+      ids[0], ids[1], ids[2], ids[3], ids[6], ids[7], ids[8],
+    ]);
+    // The "Select" check toggles too.
+    await user.click(within(cellOf(ids[7]) as HTMLElement).getByRole("button", { name: "Select" }));
+    expect(within(bar()).getByText(/6\s+selected/)).toBeInTheDocument();
+
+    await user.click(within(bar()).getByRole("button", { name: "4 stars" }));
+    expect(lastCall(mock, "setRating")).toEqual([[ids[0], ids[1], ids[2], ids[3], ids[6], ids[8]], 4]);
+
+    // Ctrl+A: all 300 (only 200 are loaded): actions page through the filtered set.
+    tile(ids[0]).focus();
+    await user.keyboard("{Control>}a{/Control}");
+    expect(within(bar()).getByText(/All 300\s+selected/)).toBeInTheDocument();
+    await user.click(within(bar()).getByRole("button", { name: "Favourite" }));
+    await waitFor(() => expect((lastCall(mock, "setFavourite")?.[0] as number[]).length).toBe(300));
+
+    await user.click(within(bar()).getByRole("button", { name: "Delete" }));
+    await waitFor(() => expect((lastCall(mock, "deleteImages")?.[0] as number[]).length).toBe(300));
+    await screen.findByText("300 images moved to the Trash.");
+    await user.keyboard("{Control>}z{/Control}");
+    await waitFor(() => expect(lastCall(mock, "undoDelete")).toBeDefined());
+    await screen.findByText("300 images");
+  });
+
+  test("filters produce the right query; search is debounced and highlighted", async () => {
+    const { mock, user } = await openGallery(24);
+    await user.selectOptions(screen.getByRole("combobox", { name: "Model" }), "Qubico/flux1-dev");
+    await user.selectOptions(screen.getByRole("combobox", { name: "Date" }), "7d");
+    await user.click(screen.getByRole("radio", { name: "Portrait" }));
+    await user.selectOptions(screen.getByRole("combobox", { name: "Minimum rating" }), "4");
+    await user.click(screen.getByRole("button", { name: "Favourites" }));
+    const calls = queries(mock);
+    const search = screen.getByRole("searchbox", { name: "Search" });
+    // Three quick edits within the debounce window make one query.
+    fireEvent.input(search, { target: { value: "mis" } });
+    fireEvent.input(search, { target: { value: "misty fo" } });
+    fireEvent.input(search, { target: { value: "misty forest" } });
+    await waitFor(() => expect((lastCall(mock, "listImages")?.[0] as GalleryQuery).text).toBe("misty forest"));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(queries(mock) - calls).toBe(1);
+    const q = lastCall(mock, "listImages")?.[0] as GalleryQuery;
+    const d = new Date();
+    const weekAgo = new Date(d.getFullYear(), d.getMonth(), d.getDate() - 6).toISOString();
+    expect(q).toEqual({
+      text: "misty forest",
+      model: "Qubico/flux1-dev",
+      minRating: 4,
+      favouritesOnly: true,
+      sort: "newest",
+      limit: 200,
+      cursor: null,
+      createdAfter: weekAgo,
+      createdBefore: null,
+      aspect: "portrait",
+    } satisfies GalleryQuery);
+
+    await user.click(screen.getAllByRole("button", { name: "Clear filters" })[0]);
+    await user.selectOptions(screen.getByRole("combobox", { name: "Date" }), "custom");
+    for (const [label, value] of [["From", "2025-03-01"], ["To", "2025-03-31"]]) {
+      const input = screen.getByLabelText(label);
+      fireEvent.input(input, { target: { value } });
+      fireEvent.change(input);
+    }
+    await waitFor(() => {
+      const c = lastCall(mock, "listImages")?.[0] as GalleryQuery;
+      expect(c.createdAfter).toBe(new Date(2025, 2, 1).toISOString());
+      expect(c.createdBefore).toBe(new Date(2025, 3, 1).toISOString());
+    });
+
+    await user.selectOptions(screen.getByRole("combobox", { name: "Date" }), "all");
     await user.type(screen.getByRole("searchbox", { name: "Search" }), "fox");
-    await waitFor(() => expect((lastCall(mock, "listImages")?.[0] as GalleryQuery).text).toBe("fox"));
-    await waitFor(() => expect(screen.getAllByRole("img")).toHaveLength(2));
-    for (const img of screen.getAllByRole("img")) expect(img.getAttribute("alt")).toMatch(/fox/i);
+    await waitFor(() => expect(screen.getByText("2 images")).toBeInTheDocument());
+    for (const c of cells()) {
+      expect(within(c).getByRole("img").getAttribute("alt")).toMatch(/fox/i);
+      expect(c.querySelector("mark")?.textContent?.toLowerCase()).toBe("fox");
+    }
     await user.clear(screen.getByRole("searchbox", { name: "Search" }));
     await user.type(screen.getByRole("searchbox", { name: "Search" }), "zzzz");
     await screen.findByText("No images match");
   });
 
-  test("the large view rates with keys 1–5/0, favourites, and deletes with a toast", async () => {
-    const { mock, user } = await openGallery(5);
-    const first = (await screen.findAllByRole("img"))[0];
-    const prompt = first.getAttribute("alt") ?? "";
-    await user.click(first);
-    const dialog = await screen.findByRole("dialog");
-    expect(within(dialog).getByRole("img")).toHaveAttribute("alt", prompt);
+  test("dragging a tile out starts a native drag of its file (no HTML5 drag image)", async () => {
+    const { mock } = await openGallery(12);
+    const id = gallery.ids[2];
+    const ev = new Event("dragstart", { bubbles: true, cancelable: true });
+    tile(id).dispatchEvent(ev);
+    expect(ev.defaultPrevented).toBe(true);
+    await waitFor(() => expect(lastCall(mock, "dragOut")).toEqual([[id]]));
+  });
+
+  test("files dropped on the window are imported, with counts in a toast", async () => {
+    const { mock } = await openGallery(3);
+    mock.simulateFileDrop(["/home/you/Downloads/a.png", "/home/you/Downloads/moodboard", "/home/you/notes.pdf"]);
+    await waitFor(() => expect(lastCall(mock, "importPaths")).toEqual([["/home/you/Downloads/a.png", "/home/you/Downloads/moodboard", "/home/you/notes.pdf"]]));
+    await screen.findByText("Imported 4 images · 1 could not be read.");
+    await screen.findByText("7 images");
+    mock.simulateFileDrop(["/home/you/Downloads/a.png"]);
+    await screen.findByText("Imported 0 images · 1 already in the gallery.");
+  });
+
+  test("export the selection as JPEG with a quality, into a chosen folder; the toast reveals it", async () => {
+    const { mock, user } = await openGallery(6);
+    const ids = gallery.ids;
+    await user.keyboard("{Control>}");
+    await user.click(tile(ids[0]));
+    await user.click(tile(ids[1]));
+    await user.keyboard("{/Control}");
+    await user.click(screen.getByRole("button", { name: "Export" }));
+    const dialog = await screen.findByRole("dialog", { name: "Export 2 images" });
+    await user.click(within(dialog).getByRole("radio", { name: "JPEG" }));
+    fireEvent.input(within(dialog).getByLabelText("Quality"), { target: { value: "72" } });
+    await user.click(within(dialog).getByRole("button", { name: "Choose…" }));
+    expect(lastCall(mock, "pickFolder")).toBeDefined();
+    await user.click(within(dialog).getByRole("button", { name: "Export 2 images" }));
+    await waitFor(() =>
+      expect(lastCall(mock, "exportImages")).toEqual([{ ids: [ids[0], ids[1]], destDir: "/home/you/Pictures/Fluxdesk Exports", format: "jpeg", quality: 72 }]),
+    );
+    await screen.findByText(/Exported 2 images as JPEG/);
+    await user.click(screen.getByRole("button", { name: "Reveal" }));
+    expect(lastCall(mock, "revealExport")).toEqual([`/home/you/Pictures/Fluxdesk Exports/fluxdesk-${String(ids[0]).padStart(5, "0")}.jpg`]);
+  });
+});
+
+describe("Large view", () => {
+  test("rates, favourites, steps through the result list loading more pages, and deletes", async () => {
+    const { mock, user } = await openGallery(205);
+    const ids = gallery.ids;
+    tile(ids[0]).focus();
+    await user.keyboard("{Enter}");
+    const dialog = await screen.findByRole("dialog", { name: /^Image:/ });
+    const prompt = (await within(dialog).findByRole("img")).getAttribute("alt") ?? "";
     expect(within(dialog).getByText(prompt)).toBeInTheDocument();
+    expect(within(dialog).getByText("1 / 205")).toBeInTheDocument();
+    for (const label of ["Model", "Size", "Seed", "Steps", "Guidance", "Cost", "Task", "Created"]) {
+      expect(within(dialog).getByText(label)).toBeInTheDocument();
+    }
 
     await user.keyboard("3");
-    expect(lastCall(mock, "setRating")).toEqual([[5], 3]);
+    expect(lastCall(mock, "setRating")).toEqual([[ids[0]], 3]);
     expect(within(dialog).getByRole("button", { name: "3 stars" })).toHaveAttribute("aria-pressed", "true");
-    await user.keyboard("0");
-    expect(lastCall(mock, "setRating")).toEqual([[5], 0]);
     await user.click(within(dialog).getByRole("button", { name: "Favourite" }));
-    expect(lastCall(mock, "setFavourite")).toEqual([[5], true]);
+    expect(lastCall(mock, "setFavourite")).toEqual([[ids[0]], true]);
 
-    await user.keyboard("{ArrowRight}");
-    expect(within(dialog).getByText("2 / 5")).toBeInTheDocument();
+    // Zoom: fit by default, 100 % on request, Z toggles back.
+    expect(within(dialog).getByRole("button", { name: "Fit" })).toHaveAttribute("aria-pressed", "true");
+    await user.click(within(dialog).getByRole("button", { name: "100 %" }));
+    expect(within(dialog).getByRole("button", { name: "100 %" })).toHaveAttribute("aria-pressed", "true");
+    await user.keyboard("z");
+    expect(within(dialog).getByRole("button", { name: "Fit" })).toHaveAttribute("aria-pressed", "true");
+
+    // Copy buttons and actions reach the backend.
+    await user.click(within(dialog).getByRole("button", { name: "Copy image" }));
+    expect(lastCall(mock, "copyImage")).toEqual([ids[0]]);
+    await user.click(within(dialog).getByRole("button", { name: "Reveal" }));
+    expect(lastCall(mock, "revealImage")).toEqual([ids[0]]);
+
+    // Step to the end of the first page (200): the next page loads, and stepping goes on into it.
+    const loads = queries(mock);
+    expect(gallery.ids).toHaveLength(200);
+    for (let i = 0; i < 199; i++) await user.keyboard("{ArrowRight}");
+    await within(dialog).findByText("200 / 205");
+    await waitFor(() => expect(gallery.ids).toHaveLength(205));
+    expect(queries(mock)).toBeGreaterThan(loads);
+    await user.keyboard("{ArrowRight}{ArrowRight}");
+    await within(dialog).findByText("202 / 205");
+
+    const shown = gallery.ids[201];
     await user.click(within(dialog).getByRole("button", { name: "Delete" }));
-    expect(lastCall(mock, "deleteImages")).toEqual([[4]]);
+    expect(lastCall(mock, "deleteImages")).toEqual([[shown]]);
     await screen.findByText("Image moved to the Trash.");
-    expect(within(dialog).getByText("2 / 4")).toBeInTheDocument();
+    await within(dialog).findByText("202 / 204");
     await user.keyboard("{Escape}");
     await waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
-    expect(screen.getAllByRole("img")).toHaveLength(4);
-    expect(screen.getByText("4 images")).toBeInTheDocument();
+  });
+
+  test("Vary queues new images with the chosen count", async () => {
+    const { mock, user } = await openGallery(3);
+    tile(gallery.ids[0]).focus();
+    await user.keyboard("{Enter}");
+    const dialog = await screen.findByRole("dialog", { name: /^Image:/ });
+    await user.click(within(dialog).getByRole("radio", { name: "3 variations" }));
+    await user.click(within(dialog).getByRole("button", { name: "Vary" }));
+    await waitFor(() => expect(lastCall(mock, "varyImage")).toEqual([gallery.ids[0], 3]));
+    await screen.findByText("Generating 3 variations of this image.");
+  });
+
+  test("Use settings never overwrites an unsent prompt without asking", async () => {
+    const { mock, user } = await openGallery(4);
+    // Write something in Create and leave without generating.
+    await user.click(screen.getByRole("button", { name: "Create" }));
+    await user.type(screen.getByLabelText("Prompt"), "my unsent idea");
+    await user.click(screen.getByRole("button", { name: "Gallery" }));
+    await screen.findAllByRole("gridcell");
+    const id = gallery.ids[0];
+    tile(id).focus();
+    await user.keyboard("{Enter}");
+    let dialog = await screen.findByRole("dialog", { name: /^Image:/ });
+    await user.click(within(dialog).getByRole("button", { name: "Use settings" }));
+
+    const ask = await screen.findByRole("alertdialog", { name: "Replace your current prompt?" });
+    expect(ask.textContent).toContain("my unsent idea");
+    await user.click(within(ask).getByRole("button", { name: "Cancel" }));
+    await waitFor(() => expect(screen.queryByRole("alertdialog")).toBeNull());
+    dialog = screen.getByRole("dialog", { name: /^Image:/ });
+    expect(lastCall(mock, "imageSettings")).toEqual([id]);
+
+    await user.click(within(dialog).getByRole("button", { name: "Use settings" }));
+    const again = await screen.findByRole("alertdialog", { name: "Replace your current prompt?" });
+    await user.click(within(again).getByRole("button", { name: "Replace" }));
+    const prompt = await screen.findByLabelText("Prompt");
+    const settings = await mock.imageSettings(id);
+    expect(prompt).toHaveValue(settings.prompt);
+    expect(screen.getByRole("spinbutton", { name: "Width" })).toHaveValue(settings.width);
+    expect(screen.getByRole("spinbutton", { name: "Seed value" })).toHaveValue(settings.seed);
+
+    // Nothing unsent now (the prompt came from an image): no question the second time.
+    await user.click(screen.getByRole("button", { name: "Gallery" }));
+    await screen.findAllByRole("gridcell");
+    tile(gallery.ids[1]).focus();
+    await user.keyboard("{Enter}");
+    dialog = await screen.findByRole("dialog", { name: /^Image:/ });
+    await user.click(within(dialog).getByRole("button", { name: "Use settings" }));
+    await screen.findByLabelText("Prompt");
+    expect(screen.queryByRole("alertdialog")).toBeNull();
   });
 });

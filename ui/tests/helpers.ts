@@ -11,6 +11,8 @@ import { gallery } from "../src/lib/state/gallery.svelte";
 import { viewer } from "../src/lib/state/viewer.svelte";
 import { toasts } from "../src/lib/state/toasts.svelte";
 import { form } from "../src/lib/state/create.svelte";
+import { confirm, exporter } from "../src/lib/state/dialogs.svelte";
+import { importer } from "../src/lib/state/importer.svelte";
 
 export function resetStores(): void {
   app.reset();
@@ -21,6 +23,9 @@ export function resetStores(): void {
   viewer.reset();
   toasts.clear();
   form.reset();
+  confirm.reset();
+  exporter.reset();
+  importer.reset();
 }
 
 /** Renders the whole app against a fresh mock backend and waits until startup has finished. */

@@ -51,6 +51,9 @@ describe("shell", () => {
     await user.type(screen.getByLabelText("Prompt"), "three foxes");
     await user.click(screen.getByRole("radio", { name: "3 images" }));
     await user.click(screen.getByRole("button", { name: "Generate" }));
+    // Queued first (the mock runs no timers here), then running once they start.
+    await screen.findByText("3 queued");
+    for (const j of mock.allJobs) mock.step(j.id);
     await screen.findByRole("button", { name: "3 running" });
     for (const j of mock.allJobs) mock.finish(j.id);
     await screen.findByText("Idle");

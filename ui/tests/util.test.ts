@@ -4,6 +4,8 @@ import { estimateCost } from "../src/lib/util/models";
 import { SIZE_PRESETS, MAX_PIXELS, fitToLimit, validateSize } from "../src/lib/util/sizes";
 import { estimateProgress } from "../src/lib/state/jobs.svelte";
 import type { JobView } from "../src/lib/backend";
+import { gridLayout, prepend, rowOf, rowTop, scrollToReveal, visibleRows } from "../src/lib/util/virtual";
+import { highlight } from "../src/lib/util/highlight";
 
 describe("formatting and validation", () => {
   test("money keeps sub-cent precision without float noise", () => {
@@ -46,5 +48,58 @@ describe("formatting and validation", () => {
     expect(at(10_000)).toBeLessThan(at(60_000));
     expect(at(600_000)).toBeLessThan(1);
     expect(estimateProgress({ ...job, state: "saved" }, undefined, t0)).toBe(1);
+  });
+});
+
+describe("virtual grid layout", () => {
+  test("columns follow the thumbnail size; only visible rows plus overscan are rendered", () => {
+    const l = gridLayout(1024, 196, 100_000);
+    expect(l.cols).toBe(4);
+    expect(l.rows).toBe(25_000);
+    expect(l.height).toBeGreaterThan(25_000 * l.cell);
+    const [first, last] = visibleRows(l, 0, 768);
+    expect(first).toBe(0);
+    expect(last - first + 1).toBeLessThanOrEqual(3 + 2 * 2 + 1);
+    const [f2, l2] = visibleRows(l, 1_000_000, 768);
+    expect(f2).toBeGreaterThan(3900);
+    expect(l2 - f2).toBeLessThan(10);
+    expect(gridLayout(1024, 120, 10).cols).toBeGreaterThan(l.cols);
+  });
+
+  test("prepending fills leading slots first, then adds whole rows", () => {
+    expect(prepend(0, 1, 4)).toEqual({ lead: 3, rows: 1 });
+    expect(prepend(3, 1, 4)).toEqual({ lead: 2, rows: 0 });
+    expect(prepend(2, 2, 4)).toEqual({ lead: 0, rows: 0 });
+    expect(prepend(1, 6, 4)).toEqual({ lead: 3, rows: 2 });
+    // Every old item keeps its column: (index + k) + lead' ≡ index + lead (mod cols).
+    for (const [lead, k, cols] of [[0, 1, 4], [3, 5, 4], [2, 9, 5]]) {
+      const p = prepend(lead, k, cols);
+      expect((k + p.lead - lead) % cols).toBe(0);
+      expect((k + p.lead - lead) / cols).toBe(p.rows);
+    }
+  });
+
+  test("scrollToReveal leaves a visible tile alone and brings others into view", () => {
+    const l = gridLayout(1024, 196, 1000);
+    expect(scrollToReveal(l, 1, 0, 0, 768)).toBe(0);
+    const down = scrollToReveal(l, 400, 0, 0, 768);
+    expect(down).toBeGreaterThan(0);
+    expect(rowTop(l, rowOf(l, 400)) + l.cell).toBeLessThanOrEqual(down + 768);
+  });
+});
+
+describe("search highlighting", () => {
+  test("marks every case-insensitive occurrence of every term, merging overlaps", () => {
+    expect(highlight("Fox and FOXES", ["fox"])).toEqual([
+      { text: "Fox", hit: true },
+      { text: " and ", hit: false },
+      { text: "FOX", hit: true },
+      { text: "ES", hit: false },
+    ]);
+    expect(highlight("misty forest", ["mist", "sty f"])).toEqual([
+      { text: "misty f", hit: true },
+      { text: "orest", hit: false },
+    ]);
+    expect(highlight("plain", [])).toEqual([{ text: "plain", hit: false }]);
   });
 });

@@ -16,6 +16,19 @@ export const commands = {
 	watchJobs: (onEvent: Channel<JobEvent>) => __TAURI_INVOKE<JobView[]>("watch_jobs", { onEvent }),
 	/**  Records one ledger job per image (before anything is sent) and returns their ids. */
 	generate: (request: GenerateRequest) => __TAURI_INVOKE<number[]>("generate", { request }),
+	/**
+	 *  Records one ledger job per image of the batch (all before anything is sent) and returns
+	 *  their ids, prompt by prompt.
+	 */
+	generateBatch: (request: BatchRequest) => __TAURI_INVOKE<number[]>("generate_batch", { request }),
+	queueState: () => __TAURI_INVOKE<QueueState>("queue_state"),
+	/**  Stops sending new tasks (tasks already sent finish). `reason` is shown to the user. */
+	pauseQueue: (reason: string | null) => __TAURI_INVOKE<QueueState>("pause_queue", { reason }),
+	resumeQueue: () => __TAURI_INVOKE<QueueState>("resume_queue"),
+	/**  Moves a queued job before the queued job `before`, or to the end of the queue when `None`. */
+	moveJob: (jobId: number, before: number | null) => __TAURI_INVOKE<null>("move_job", { jobId, before }),
+	/**  Spending today and this month, the balance and the daily budget. */
+	costSummary: () => __TAURI_INVOKE<CostSummary>("cost_summary"),
 	/**  Cancels a queued or running job. */
 	cancelJob: (jobId: number) => __TAURI_INVOKE<null>("cancel_job", { jobId }),
 	/**  Submits the job's request again as new task(s); returns the new job ids. */
@@ -27,10 +40,42 @@ export const commands = {
 	/**  Sets the 0–5 star rating of every image in `ids`. */
 	setRating: (ids: number[], rating: number) => __TAURI_INVOKE<null>("set_rating", { ids, rating }),
 	setFavourite: (ids: number[], favourite: boolean) => __TAURI_INVOKE<null>("set_favourite", { ids, favourite }),
-	/**  Moves the files to the OS trash and removes them from the index. */
-	deleteImages: (ids: number[]) => __TAURI_INVOKE<null>("delete_images", { ids }),
+	/**
+	 *  Moves the files to the OS trash and removes them from the index. The receipt's token undoes
+	 *  it (`undo_delete`) for as long as the app runs.
+	 */
+	deleteImages: (ids: number[]) => __TAURI_INVOKE<DeleteReceipt>("delete_images", { ids }),
+	/**
+	 *  Restores a delete from the trash (with ratings and favourites); returns how many images came
+	 *  back.
+	 */
+	undoDelete: (token: string) => __TAURI_INVOKE<number>("undo_delete", { token }),
+	/**
+	 *  Copies image files or whole folders (recursively) into the gallery and indexes them; exact
+	 *  duplicates are skipped. The paths come from the UI's file/folder picker or from files dropped
+	 *  on the window. The copies land in the gallery folder, which the asset protocol may already
+	 *  read.
+	 */
+	importPaths: (paths: string[]) => __TAURI_INVOKE<ImportReport>("import_paths", { paths }),
+	/**  "Use settings": the request that made the image (count 1, seed locked to the image's). */
+	imageSettings: (id: number) => __TAURI_INVOKE<GenerateRequest>("image_settings", { id }),
+	/**  "Vary": `count` new images with the image's settings and new random seeds; returns the job ids. */
+	varyImage: (id: number, count: number) => __TAURI_INVOKE<number[]>("vary_image", { id, count }),
 	/**  Opens the system file manager with the image's file selected. */
 	revealImage: (id: number) => __TAURI_INVOKE<null>("reveal_image", { id }),
+	/**  Opens the gallery folder itself in the system file manager. */
+	revealGallery: () => __TAURI_INVOKE<null>("reveal_gallery"),
+	/**
+	 *  Writes the images into `request.destDir` as PNG, JPEG or WebP (never overwriting), with the
+	 *  prompt and parameters in the files' metadata.
+	 */
+	exportImages: (request: ExportRequest) => __TAURI_INVOKE<ExportReport>("export_images", { request }),
+	/**  Opens the file manager at a file `export_images` wrote (or at its destination folder). */
+	revealExport: (path: string) => __TAURI_INVOKE<null>("reveal_export", { path }),
+	/**  Puts the image (decoded to RGBA) on the clipboard. */
+	copyImage: (id: number) => __TAURI_INVOKE<null>("copy_image", { id }),
+	/**  The `item` and `icon` to pass unchanged to the drag plugin's `startDrag` for these images. */
+	dragItems: (ids: number[]) => __TAURI_INVOKE<DragPayload>("drag_items", { ids }),
 };
 
 /* Types */
@@ -58,6 +103,53 @@ export type Aspect =
 "landscape" | 
 /**  width < height. */
 "portrait";
+
+/**
+ *  Many images at once: every prompt × `count_per_prompt`, sharing the other options. Each image
+ *  is one ledger task (one paid PiAPI task); all are recorded at once, before anything is sent.
+ */
+export type BatchRequest = {
+	/**  One prompt per entry (blank entries are an error; the CLI drops blank and `#` lines). */
+	prompts: string[],
+	negativePrompt: string | null,
+	model: Model,
+	width: number,
+	height: number,
+	steps: number | null,
+	guidance: number | null,
+	seeds: SeedPlan,
+	/**  Images per prompt, 1–100. At most 1000 images per batch in all. */
+	countPerPrompt: number,
+};
+
+/**
+ *  Spending at a glance. Costs are PiAPI's reported cost per task where known, else the estimate
+ *  from the price table; days and months are local time.
+ */
+export type CostSummary = {
+	/**  Demo mode: the figures are the simulator's play money. */
+	demo: boolean,
+	todayUsd: number | null,
+	monthUsd: number | null,
+	/**  The account balance from PiAPI (refreshed after each batch), when it could be read. */
+	balanceUsd: number | null,
+	dailyBudgetUsd: number | null,
+};
+
+/**  What [`Studio::delete_images_undoable`] did: pass `token` to [`Studio::undo_delete`]. */
+export type DeleteReceipt = {
+	token: string,
+	/**  Images removed from the gallery (files that could not be trashed are not counted). */
+	count: number,
+};
+
+/**  What `startDrag({ item, icon })` needs, ready to pass as is. */
+export type DragPayload = {
+	/**  One entry per image, in the order asked: pass as `item`. */
+	items: string[],
+	/**  A plain path to the drag icon (a thumbnail): pass as `icon`. */
+	icon: string,
+};
 
 /**  Stable machine codes. Serialised as the variant name (e.g. `"RateLimited"`). */
 export type ErrorCode = 
@@ -114,6 +206,28 @@ export type ErrorCode =
 export type ErrorView = {
 	code: ErrorCode,
 	message: string,
+};
+
+/**  Output format of an export. */
+export type ExportFormat = "png" | "jpeg" | "webp";
+
+/**  What an export did. */
+export type ExportReport = {
+	/**  Absolute paths of the files written, in request order. */
+	written: string[],
+	/**  One line per image that could not be exported: `<gallery path or id>: <reason>`. */
+	failed: string[],
+};
+
+/**  What to export and where. */
+export type ExportRequest = {
+	/**  Gallery image ids (duplicates are exported once). */
+	ids: number[],
+	/**  The destination folder (created if missing; must be outside the gallery folder). */
+	destDir: string,
+	format: ExportFormat,
+	/**  1–100, for JPEG and WebP; ignored for PNG. */
+	quality: number,
 };
 
 /**  What to list. All filters combine (AND). */
@@ -184,6 +298,18 @@ export type ImageView = {
 	rating: number,
 };
 
+/**  What an import did. */
+export type ImportReport = {
+	/**  Images copied into the gallery and indexed. */
+	imported: number,
+	/**  Exact duplicates of gallery images (and files already in the gallery folder), not copied. */
+	skipped: number,
+	/**  One line per file that could not be imported: `<path>: <reason>`. */
+	failed: string[],
+	/**  Ids of the imported images, in import order. */
+	ids: number[],
+};
+
 /**  The error of every Fluxdesk command, as the UI receives it. */
 export type IpcError = {
 	/**  The machine code the UI branches on. */
@@ -196,7 +322,14 @@ export type IpcError = {
  *  Progress of one job. First and last events are always delivered; `processing` and
  *  `downloading` are rate-limited.
  */
-export type JobEvent = { kind: "queued"; jobId: number; job: JobView } | { kind: "submitted"; jobId: number; taskId: string } | { kind: "pending"; jobId: number } | { kind: "processing"; jobId: number; elapsedMs: number; typicalMs: number } | { kind: "downloading"; jobId: number; received: number; total: number | null } | { kind: "saved"; jobId: number; image: ImageView } | { kind: "failed"; jobId: number; code: ErrorCode; message: string } | { kind: "cancelled"; jobId: number };
+export type JobEvent = { kind: "queued"; jobId: number; job: JobView } | { kind: "submitted"; jobId: number; taskId: string } | { kind: "pending"; jobId: number } | { kind: "processing"; jobId: number; elapsedMs: number; typicalMs: number } | { kind: "downloading"; jobId: number; received: number; total: number | null } | { kind: "saved"; jobId: number; image: ImageView } | { kind: "failed"; jobId: number; code: ErrorCode; message: string } | { kind: "cancelled"; jobId: number } | 
+/**
+ *  The queue was paused or resumed, or its limit changed (e.g. the daily budget was reached,
+ *  or PiAPI answered 429 and fewer tasks are sent at once for a while).
+ */
+{ kind: "queueChanged"; state: QueueState } | 
+/**  Every job of a batch has ended (saved, failed or cancelled). */
+{ kind: "batchFinished"; batchId: string; saved: number; failed: number; cancelled: number };
 
 /**  One job (ledger task) in Activity. */
 export type JobView = {
@@ -246,6 +379,35 @@ export type Override = {
 	/**  The environment variable, e.g. `PIAPI_BASE_URL`. */
 	env: string,
 };
+
+/**  The batch queue at a glance. */
+export type QueueState = {
+	/**  Paused queues send nothing new; tasks already sent continue. */
+	paused: boolean,
+	/**  Why it is paused, in words for the user (e.g. "Daily budget of $1.00 reached …"). */
+	pauseReason: string | null,
+	/**  Tasks waiting to be sent. */
+	queued: number,
+	/**  Tasks sent (or being sent) and not finished. */
+	running: number,
+	/**
+	 *  How many tasks may be in flight at once right now: the plan's limit (from PiAPI's account
+	 *  info, else the setting), lowered for a while after PiAPI refuses work with 429.
+	 */
+	limit: number,
+};
+
+/**  How the seeds of a batch are chosen. Every image records the seed that made it. */
+export type SeedPlan = 
+/**  A new random seed per image. */
+{ kind: "random" } | 
+/**  Locked, as in Compose: image i of each prompt uses `seed + i`. */
+{ kind: "locked"; seed: number } | 
+/**
+ *  A sweep: image i of each prompt uses `start + i × step` (so every prompt gets the same
+ *  seeds and the prompts can be compared).
+ */
+{ kind: "sweep"; start: number; step: number };
 
 /**  Everything the user can configure (except the API key, which lives in the keychain). */
 export type Settings = {

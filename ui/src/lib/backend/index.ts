@@ -6,13 +6,20 @@
 import type {
   AccountView,
   AppInfo,
+  BatchRequest,
+  CostSummary,
+  DeleteReceipt,
+  ExportReport,
+  ExportRequest,
   GalleryQuery,
   GenerateRequest,
   ImagePage,
   ImageView,
+  ImportReport,
   JobEvent,
   JobView,
   KeyStatus,
+  QueueState,
   Settings,
   SettingsView,
 } from "./types";
@@ -23,9 +30,15 @@ import { createMockBackend, type MockBackend, type MockOptions } from "./mock";
 export type * from "./types";
 export { BackendError };
 
+/** Files dragged over / dropped on the window (Tauri's webview drag-drop event, normalised). */
+export type FileDropEvent = { kind: "over" } | { kind: "drop"; paths: string[] } | { kind: "leave" };
+
+/** What the native file dialog should pick for "Import…". */
+export type ImportPick = "files" | "folder";
+
 /**
- * One typed async method per IPC command (team/IPC.md), plus three shell helpers that are not commands:
- * `assetUrl`, `pickFolder`, `openExternal`/`revealPath`.
+ * One typed async method per IPC command (team/IPC.md, team/WAVE2.md), plus shell helpers that are not
+ * commands: `assetUrl`, `pickFolder`, `pickImport`, `openExternal`, `dragOut`, `onFileDrop`.
  */
 export interface Backend {
   /** "tauri" inside the desktop shell, "mock" in a plain browser or tests. */
@@ -51,20 +64,54 @@ export interface Backend {
   getImage(id: number): Promise<ImageView>;
   setRating(ids: number[], rating: number): Promise<void>;
   setFavourite(ids: number[], favourite: boolean): Promise<void>;
-  /** Moves the files to the OS trash. */
-  deleteImages(ids: number[]): Promise<void>;
+  /** Moves the files to the OS trash; the receipt's token undoes it (undoDelete). */
+  deleteImages(ids: number[]): Promise<DeleteReceipt>;
   /** Opens the file manager at the image file. */
   revealImage(id: number): Promise<void>;
 
-  // ---- shell helpers (no IPC command) ----
+  // ---- wave 2: queue, batches, cost ----
+  /** One ledger job per image (prompt-major: all images of prompt 1, then prompt 2…). */
+  generateBatch(request: BatchRequest): Promise<number[]>;
+  queueState(): Promise<QueueState>;
+  pauseQueue(reason: string | null): Promise<QueueState>;
+  resumeQueue(): Promise<QueueState>;
+  /** Moves a queued job before `before` (null = to the end of the queue). */
+  moveJob(jobId: number, before: number | null): Promise<void>;
+  costSummary(): Promise<CostSummary>;
+
+  // ---- wave 2: gallery operations ----
+  exportImages(request: ExportRequest): Promise<ExportReport>;
+  /** Files or folders, copied into the gallery. */
+  importPaths(paths: string[]): Promise<ImportReport>;
+  /** Restores a delete from the trash; resolves with the number of images restored. */
+  undoDelete(token: string): Promise<number>;
+  /** The request that made an image (count 1, seed locked to the image's). */
+  imageSettings(id: number): Promise<GenerateRequest>;
+  /** Same settings, new random seeds; returns the new job ids. */
+  varyImage(id: number, count: number): Promise<number[]>;
+  /** Copies the image (pixels, not the path) to the system clipboard. */
+  copyImage(id: number): Promise<void>;
+  /** Opens the file manager at the gallery folder. */
+  revealGallery(): Promise<void>;
+  /** Opens the file manager at an exported file (a path export_images wrote). */
+  revealExport(path: string): Promise<void>;
+
+  // ---- shell helpers (no IPC command, or a command plus a plugin call) ----
   /** A URL an <img> can load for a local file path (Tauri asset protocol; data: URLs in the mock). */
   assetUrl(path: string): string;
   /** Native folder picker; null when the user cancels. */
   pickFolder(current: string | null): Promise<string | null>;
   /** Opens an https URL in the default browser. */
   openExternal(url: string): Promise<void>;
-  /** Opens the file manager at a folder (gallery folder "Reveal"). */
-  revealPath(path: string): Promise<void>;
+  /** Native file/folder picker for "Import…" (multiple); [] when the user cancels. */
+  pickImport(what: ImportPick): Promise<string[]>;
+  /**
+   * Native drag of the images' files out of the window (drag_items + the drag plugin's startDrag).
+   * Resolves when the drag ends: "dropped" or "cancelled".
+   */
+  dragOut(ids: number[]): Promise<"dropped" | "cancelled">;
+  /** Files dragged onto the window. Returns the unsubscribe function. */
+  onFileDrop(listener: (event: FileDropEvent) => void): Promise<() => void>;
 }
 
 declare global {

@@ -4,22 +4,30 @@
 // keeps a gallery, and answers every command in the Backend interface. Images are SVG data: URLs.
 // Tests can turn timers off (`auto: false`) and drive jobs with `step`/`finish`/`emit`.
 
-import type { Backend } from "./index";
+import type { Backend, FileDropEvent, ImportPick } from "./index";
 import { BackendError } from "./errors";
 import { artDataUrl, hash } from "./mock-art";
 import type {
   AccountView,
   AppInfo,
+  BatchRequest,
+  CostSummary,
+  DeleteReceipt,
   ErrorCode,
+  ExportReport,
+  ExportRequest,
   GalleryQuery,
   GenerateRequest,
   ImagePage,
   ImageView,
+  ImportReport,
   JobEvent,
   JobView,
   KeySource,
   KeyStatus,
   Model,
+  QueueState,
+  SeedPlan,
   Settings,
   SettingsOverride,
   SettingsView,
@@ -48,6 +56,8 @@ export type MockOptions = {
   balanceUsd?: number;
   theme?: Settings["theme"];
   maxConcurrent?: number;
+  /** Spent earlier this month, before today (cost summary). Default 3.2146. */
+  monthBeforeTodayUsd?: number;
 };
 
 export const ERROR_MESSAGES: Record<ErrorCode, string> = {
@@ -97,7 +107,19 @@ const DAY = 86_400_000;
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const iso = (t: number) => new Date(t).toISOString();
 
-type Sim = { timers: ReturnType<typeof setTimeout>[]; stage: number; startedAt: number; durationMs: number; request: GenerateRequest; seed: number };
+type Sim = {
+  timers: ReturnType<typeof setTimeout>[];
+  stage: number;
+  startedAt: number;
+  durationMs: number;
+  request: GenerateRequest;
+  seed: number;
+  batchId?: string;
+};
+
+type Art = { prompt: string; seed: number; width: number; height: number };
+
+const IMAGE_EXT = /\.(png|jpe?g|webp)$/i;
 
 export class MockBackend implements Backend {
   readonly kind = "mock" as const;
@@ -105,6 +127,20 @@ export class MockBackend implements Backend {
   readonly calls: { method: string; args: unknown[] }[] = [];
 
   private opts: Required<Omit<MockOptions, "failWith" | "theme">> & { failWith: ErrorCode | null };
+  private paused = false;
+  private pauseReason: string | null = null;
+  /** Queued job ids in the order they will start. */
+  private queue: number[] = [];
+  private batches = new Map<string, number[]>();
+  private nextBatch = 1;
+  private trash = new Map<string, ImageView[]>();
+  private nextToken = 1;
+  private art = new Map<string, Art>();
+  private dropListeners = new Set<(e: FileDropEvent) => void>();
+  private imported = new Set<string>();
+  /** Bumped on every gallery change (invalidates the listImages cache). */
+  private version = 0;
+  private listCache: { key: string; items: ImageView[] } | null = null;
   private keySource: KeySource;
   private settings: Settings;
   private saved: Partial<Settings> = {};
@@ -131,6 +167,7 @@ export class MockBackend implements Backend {
       latencyMs: options.latencyMs ?? 0,
       balanceUsd: options.balanceUsd ?? 18.42,
       maxConcurrent: options.maxConcurrent ?? 4,
+      monthBeforeTodayUsd: options.monthBeforeTodayUsd ?? 3.2146,
     };
     this.keySource = this.opts.keySource;
     this.balanceUsd = this.opts.balanceUsd;
@@ -162,6 +199,7 @@ export class MockBackend implements Backend {
   emit(event: JobEvent): void {
     this.apply(event);
     this.listener?.(event);
+    if (event.kind === "saved" || event.kind === "failed" || event.kind === "cancelled") this.checkBatch(event.jobId);
   }
 
   /** Advances a job by one stage (manual mode). */
@@ -195,6 +233,46 @@ export class MockBackend implements Backend {
   /** Runs a job to the end (manual mode). */
   finish(jobId: number): void {
     for (let i = 0; i < 6; i++) this.step(jobId);
+  }
+
+  /** Simulates files dragged over the window (without dropping them). */
+  simulateFileHover(): void {
+    for (const l of this.dropListeners) l({ kind: "over" });
+  }
+
+  /** Simulates files dragged over and dropped on the window. */
+  simulateFileDrop(paths: string[]): void {
+    for (const l of this.dropListeners) l({ kind: "over" });
+    for (const l of this.dropListeners) l({ kind: "drop", paths });
+  }
+
+  /** Adds an image to the gallery as if a job had just saved it, and emits `saved` (tests, screenshots). */
+  addImage(prompt: string, patch: Partial<ImageView> = {}): ImageView {
+    const request: GenerateRequest = {
+      prompt,
+      negativePrompt: null,
+      model: "Qubico/flux1-schnell",
+      width: patch.width ?? 1024,
+      height: patch.height ?? 1024,
+      steps: null,
+      guidance: null,
+      seed: null,
+      count: 1,
+    };
+    const [jobId] = [this.enqueueNoPump(request, 0)];
+    const job = this.jobs.get(jobId);
+    const sim = this.sims.get(jobId);
+    if (!job || !sim) throw new Error("BUG: mock job missing");
+    job.state = "running";
+    const image = { ...this.makeImage(job, sim), ...patch };
+    this.queue = this.queue.filter((id) => id !== jobId);
+    this.emit({ kind: "saved", jobId, image });
+    return image;
+  }
+
+  /** Queued job ids in start order. */
+  get queueOrder(): number[] {
+    return [...this.queue];
   }
 
   /** All jobs, newest first. */
@@ -314,13 +392,100 @@ export class MockBackend implements Backend {
     return ids;
   }
 
+  async generateBatch(req: BatchRequest): Promise<number[]> {
+    await this.enter("generateBatch", [req]);
+    const prompts = req.prompts.map((p) => p.trim()).filter(Boolean);
+    if (!prompts.length) throw new BackendError("InvalidInput", "Write at least one prompt (one per line).");
+    if (!Number.isInteger(req.countPerPrompt) || req.countPerPrompt < 1 || req.countPerPrompt > 100) {
+      throw new BackendError("InvalidInput", "Choose between 1 and 100 images per prompt.");
+    }
+    if (prompts.length * req.countPerPrompt > 1000) throw new BackendError("InvalidInput", "A batch can hold at most 1,000 images.");
+    const sizeProblem = validateSize(req.width, req.height);
+    if (sizeProblem) throw new BackendError("InvalidInput", sizeProblem);
+    if (!MODELS.some((m) => m.id === req.model)) throw new BackendError("InvalidInput", `Unknown model ${req.model}.`);
+    const batchId = `batch-${this.nextBatch++}`;
+    const ids: number[] = [];
+    for (const prompt of prompts) {
+      for (let k = 0; k < req.countPerPrompt; k++) {
+        // Like the core: image k of *each* prompt gets the same seed, so prompts compare side by side.
+        const seed = seedFor(req.seeds, k);
+        const request: GenerateRequest = {
+          prompt,
+          negativePrompt: req.negativePrompt,
+          model: req.model,
+          width: req.width,
+          height: req.height,
+          steps: req.steps,
+          guidance: req.guidance,
+          seed,
+          count: 1,
+        };
+        ids.push(this.enqueue(request, 0, batchId));
+      }
+    }
+    this.batches.set(batchId, ids);
+    return ids;
+  }
+
+  async queueState(): Promise<QueueState> {
+    await this.enter("queueState", []);
+    return this.queueNow();
+  }
+
+  async pauseQueue(reason: string | null): Promise<QueueState> {
+    await this.enter("pauseQueue", [reason]);
+    this.paused = true;
+    this.pauseReason = reason;
+    this.emitQueue();
+    return this.queueNow();
+  }
+
+  async resumeQueue(): Promise<QueueState> {
+    await this.enter("resumeQueue", []);
+    this.paused = false;
+    this.pauseReason = null;
+    this.emitQueue();
+    if (this.opts.auto) queueMicrotask(() => this.pump());
+    return this.queueNow();
+  }
+
+  async moveJob(jobId: number, before: number | null): Promise<void> {
+    await this.enter("moveJob", [jobId, before]);
+    if (!this.queue.includes(jobId)) throw new BackendError("InvalidInput", "Only queued tasks can be moved; this one has already started.");
+    if (before != null && !this.queue.includes(before)) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
+    if (before === jobId) return;
+    this.queue = this.queue.filter((id) => id !== jobId);
+    const at = before == null ? this.queue.length : this.queue.indexOf(before);
+    this.queue.splice(at, 0, jobId);
+  }
+
+  async costSummary(): Promise<CostSummary> {
+    await this.enter("costSummary", []);
+    const round = (n: number) => Math.round(n * 10_000) / 10_000;
+    return {
+      demo: this.demo,
+      todayUsd: this.demo ? 0 : round(this.spentToday),
+      monthUsd: this.demo ? 0 : round(this.spentToday + this.opts.monthBeforeTodayUsd),
+      balanceUsd: this.demo ? null : Math.round(this.balanceUsd * 100) / 100,
+      dailyBudgetUsd: this.settings.dailyBudgetUsd,
+    };
+  }
+
   async cancelJob(jobId: number): Promise<void> {
     await this.enter("cancelJob", [jobId]);
     const job = this.jobs.get(jobId);
     if (!job) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
     if (isFinal(job.state)) return;
+    const started = job.state !== "queued";
     this.clearTimers(jobId);
+    this.queue = this.queue.filter((id) => id !== jobId);
     this.emit({ kind: "cancelled", jobId });
+    if (started) {
+      job.error = {
+        code: "Cancelled",
+        message: "Cancelled. PiAPI had already started this task and may still charge for it.",
+      };
+    }
     this.pump();
   }
 
@@ -356,23 +521,48 @@ export class MockBackend implements Backend {
 
   async listImages(q: GalleryQuery): Promise<ImagePage> {
     await this.enter("listImages", [q]);
-    const text = q.text?.trim().toLowerCase() ?? "";
-    let items = [...this.images.values()].filter(
-      (im) =>
-        (!text || im.prompt.toLowerCase().includes(text)) &&
-        (!q.model || im.model === q.model) &&
-        (q.minRating == null || im.rating >= q.minRating) &&
-        (!q.favouritesOnly || im.favourite),
-    );
-    items.sort((a, b) => {
-      if (q.sort === "rating" && b.rating !== a.rating) return b.rating - a.rating;
-      return q.sort === "oldest" ? a.id - b.id : b.id - a.id;
-    });
-    const total = items.length;
+    const limit = Math.min(1000, q.limit > 0 ? q.limit : 200);
+    const all = this.filtered(q);
+    const total = all.length;
     const offset = q.cursor ? Number(q.cursor) || 0 : 0;
-    items = items.slice(offset, offset + q.limit);
+    const items = all.slice(offset, offset + limit);
     const next = offset + items.length;
     return { items: items.map((i) => ({ ...i })), nextCursor: next < total ? String(next) : null, total };
+  }
+
+  /** The whole result list of a query (cached until the gallery changes). */
+  private filtered(q: GalleryQuery): ImageView[] {
+    const key = JSON.stringify([this.version, q.text, q.model, q.minRating, q.favouritesOnly, q.sort, q.createdAfter, q.createdBefore, q.aspect, q.width, q.height]);
+    if (this.listCache?.key === key) return this.listCache.items;
+    const terms = (q.text ?? "").toLowerCase().split(/\s+/).filter(Boolean);
+    const model = q.model ? (MODELS.find((m) => m.id === q.model || m.short.toLowerCase() === q.model?.toLowerCase())?.id ?? q.model) : null;
+    const after = q.createdAfter ? Date.parse(q.createdAfter) : null;
+    const before = q.createdBefore ? Date.parse(q.createdBefore) : null;
+    const items = [...this.images.values()].filter((im) => {
+      if (terms.length) {
+        const p = im.prompt.toLowerCase();
+        if (!terms.every((t) => p.includes(t))) return false;
+      }
+      if (model && im.model !== model) return false;
+      if (q.minRating != null && im.rating < q.minRating) return false;
+      if (q.favouritesOnly && !im.favourite) return false;
+      const t = Date.parse(im.createdAt);
+      if (after != null && t < after) return false;
+      if (before != null && t >= before) return false;
+      if (q.aspect === "square" && im.width !== im.height) return false;
+      if (q.aspect === "landscape" && !(im.width > im.height)) return false;
+      if (q.aspect === "portrait" && !(im.width < im.height)) return false;
+      if (q.width != null && im.width !== q.width) return false;
+      if (q.height != null && im.height !== q.height) return false;
+      return true;
+    });
+    const newest = (a: ImageView, b: ImageView) => b.createdAt.localeCompare(a.createdAt) || b.id - a.id;
+    items.sort((a, b) => {
+      if (q.sort === "rating" && b.rating !== a.rating) return b.rating - a.rating;
+      return q.sort === "oldest" ? -newest(a, b) : newest(a, b);
+    });
+    this.listCache = { key, items };
+    return items;
   }
 
   async getImage(id: number): Promise<ImageView> {
@@ -389,6 +579,7 @@ export class MockBackend implements Backend {
       const im = this.images.get(id);
       if (im) im.rating = rating;
     }
+    this.version++;
   }
 
   async setFavourite(ids: number[], favourite: boolean): Promise<void> {
@@ -397,12 +588,21 @@ export class MockBackend implements Backend {
       const im = this.images.get(id);
       if (im) im.favourite = favourite;
     }
+    this.version++;
   }
 
-  async deleteImages(ids: number[]): Promise<void> {
-    await this.enter("deleteImages", [ids]);
-    for (const id of ids) this.images.delete(id);
-    for (const job of this.jobs.values()) job.images = job.images.filter((i) => !ids.includes(i.id));
+
+  private removeImages(ids: number[]): ImageView[] {
+    const gone: ImageView[] = [];
+    for (const id of ids) {
+      const im = this.images.get(id);
+      if (im) gone.push(im);
+      this.images.delete(id);
+    }
+    const set = new Set(ids);
+    for (const job of this.jobs.values()) job.images = job.images.filter((i) => !set.has(i.id));
+    this.version++;
+    return gone;
   }
 
   async revealImage(id: number): Promise<void> {
@@ -410,10 +610,147 @@ export class MockBackend implements Backend {
     if (!this.images.has(id)) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
   }
 
+  async exportImages(req: ExportRequest): Promise<ExportReport> {
+    await this.enter("exportImages", [req]);
+    if (!req.destDir.trim()) throw new BackendError("InvalidInput", "Choose a folder to export to.");
+    if (!req.ids.length) throw new BackendError("InvalidInput", "Select at least one image to export.");
+    if (req.format !== "png" && (!Number.isInteger(req.quality) || req.quality < 1 || req.quality > 100)) {
+      throw new BackendError("InvalidInput", "Quality goes from 1 to 100.");
+    }
+    const ext = req.format === "jpeg" ? "jpg" : req.format;
+    const written: string[] = [];
+    const failed: string[] = [];
+    for (const id of req.ids) {
+      const im = this.images.get(id);
+      const name = `fluxdesk-${String(id).padStart(5, "0")}.${ext}`;
+      if (im) written.push(`${req.destDir.replace(/\/$/, "")}/${name}`);
+      else failed.push(`Image ${id}: ${ERROR_MESSAGES.Missing}`);
+    }
+    return { written, failed };
+  }
+
+  async importPaths(paths: string[]): Promise<ImportReport> {
+    await this.enter("importPaths", [paths]);
+    const report: ImportReport = { imported: 0, skipped: 0, failed: [], ids: [] };
+    const add = (path: string, i: number) => {
+      if (this.imported.has(path)) {
+        report.skipped++;
+        return;
+      }
+      this.imported.add(path);
+      const name = path.split("/").pop() ?? path;
+      const prompt = name.replace(IMAGE_EXT, "").replace(/[-_]+/g, " ");
+      const sizes: [number, number][] = [[1024, 1024], [1216, 832], [832, 1216]];
+      const [w, h] = sizes[(hash(path) + i) % sizes.length];
+      const id = this.nextImageId++;
+      const dest = `/home/you/Pictures/Fluxdesk/imported/${name}`;
+      this.art.set(dest, { prompt, seed: hash(path), width: w, height: h });
+      this.images.set(id, {
+        id,
+        path: dest,
+        thumbPath: null,
+        prompt,
+        negativePrompt: null,
+        model: null,
+        taskType: "import",
+        width: w,
+        height: h,
+        seed: null,
+        steps: null,
+        guidance: null,
+        taskId: null,
+        costUsd: null,
+        createdAt: iso(Date.now()),
+        favourite: false,
+        rating: 0,
+      });
+      report.imported++;
+      report.ids.push(id);
+    };
+    for (const path of paths) {
+      if (IMAGE_EXT.test(path)) add(path, 0);
+      else if (/\.[a-z0-9]{1,5}$/i.test(path)) report.failed.push(`${path}: not a PNG, JPEG or WebP image.`);
+      else for (let i = 0; i < 3; i++) add(`${path}/${SAMPLE_PROMPTS[(hash(path) + i) % SAMPLE_PROMPTS.length].toLowerCase().replace(/[^a-z0-9]+/g, "-")}.png`, i);
+    }
+    this.version++;
+    return report;
+  }
+
+  async deleteImages(ids: number[]): Promise<DeleteReceipt> {
+    await this.enter("deleteImages", [ids]);
+    if (!ids.length) throw new BackendError("InvalidInput", "Select at least one image to delete.");
+    const gone = this.removeImages(ids);
+    const token = `undo-${this.nextToken++}`;
+    this.trash.set(token, gone);
+    return { token, count: gone.length };
+  }
+
+  async undoDelete(token: string): Promise<number> {
+    await this.enter("undoDelete", [token]);
+    const gone = this.trash.get(token);
+    if (!gone) throw new BackendError("NotFound", "These images can no longer be restored from here. Look in the system Trash.");
+    this.trash.delete(token);
+    for (const im of gone) this.images.set(im.id, im);
+    this.version++;
+    return gone.length;
+  }
+
+  async imageSettings(id: number): Promise<GenerateRequest> {
+    await this.enter("imageSettings", [id]);
+    const im = this.images.get(id);
+    if (!im) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
+    return {
+      prompt: im.prompt,
+      negativePrompt: im.negativePrompt,
+      model: modelInfo(im.model)?.id ?? "Qubico/flux1-schnell",
+      width: im.width,
+      height: im.height,
+      steps: im.steps,
+      guidance: im.guidance,
+      seed: im.seed,
+      count: 1,
+    };
+  }
+
+  async varyImage(id: number, count: number): Promise<number[]> {
+    await this.enter("varyImage", [id, count]);
+    const im = this.images.get(id);
+    if (!im) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
+    if (!Number.isInteger(count) || count < 1 || count > 8) throw new BackendError("InvalidInput", "Choose between 1 and 8 variations.");
+    const request: GenerateRequest = {
+      prompt: im.prompt,
+      negativePrompt: im.negativePrompt,
+      model: modelInfo(im.model)?.id ?? "Qubico/flux1-schnell",
+      width: im.width,
+      height: im.height,
+      steps: im.steps,
+      guidance: im.guidance,
+      seed: null,
+      count,
+    };
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++) ids.push(this.enqueue(request, i));
+    return ids;
+  }
+
+  async copyImage(id: number): Promise<void> {
+    await this.enter("copyImage", [id]);
+    if (!this.images.has(id)) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
+  }
+
+  async revealGallery(): Promise<void> {
+    await this.enter("revealGallery", []);
+  }
+
+  async revealExport(path: string): Promise<void> {
+    await this.enter("revealExport", [path]);
+  }
+
   assetUrl(path: string): string {
     const known = this.urls.get(path);
     if (known) return known;
-    const url = artDataUrl(path, hash(path), 1024, 1024);
+    const a = this.art.get(path);
+    const url = a ? artDataUrl(a.prompt, a.seed, a.width, a.height) : artDataUrl(path, hash(path), 1024, 1024);
     this.urls.set(path, url);
     return url;
   }
@@ -430,8 +767,20 @@ export class MockBackend implements Backend {
     }
   }
 
-  async revealPath(path: string): Promise<void> {
-    await this.enter("revealPath", [path]);
+  async pickImport(what: ImportPick): Promise<string[]> {
+    await this.enter("pickImport", [what]);
+    return what === "folder" ? ["/home/you/Downloads/moodboard"] : ["/home/you/Downloads/reference-01.png", "/home/you/Downloads/reference-02.jpg"];
+  }
+
+  async dragOut(ids: number[]): Promise<"dropped" | "cancelled"> {
+    await this.enter("dragOut", [ids]);
+    for (const id of ids) if (!this.images.has(id)) throw new BackendError("Missing", ERROR_MESSAGES.Missing);
+    return "dropped";
+  }
+
+  async onFileDrop(listener: (event: FileDropEvent) => void): Promise<() => void> {
+    this.dropListeners.add(listener);
+    return () => this.dropListeners.delete(listener);
   }
 
   // ---------- simulation ----------
@@ -445,7 +794,13 @@ export class MockBackend implements Backend {
     this.saved = { ...this.settings };
   }
 
-  private enqueue(request: GenerateRequest, index: number): number {
+  private enqueue(request: GenerateRequest, index: number, batchId?: string): number {
+    const id = this.enqueueNoPump(request, index, batchId);
+    if (this.opts.auto) queueMicrotask(() => this.pump());
+    return id;
+  }
+
+  private enqueueNoPump(request: GenerateRequest, index: number, batchId?: string): number {
     const id = this.nextJobId++;
     const info = modelInfo(request.model);
     const job: JobView = {
@@ -473,11 +828,35 @@ export class MockBackend implements Backend {
       durationMs: job.typicalMs * (0.75 + r * 0.5) * this.opts.speed,
       request: { ...request, count: 1, seed: request.seed == null ? null : request.seed + index },
       seed: request.seed == null ? seed : request.seed + index,
+      batchId,
     });
+    this.queue.push(id);
     this.emit({ kind: "queued", jobId: id, job: cloneJob(job) });
     // jobs.set happens in apply(queued)
-    if (this.opts.auto) queueMicrotask(() => this.pump());
     return id;
+  }
+
+  private queueNow(): QueueState {
+    let queued = 0;
+    for (const id of this.queue) if (this.jobs.get(id)?.state === "queued") queued++;
+    return { paused: this.paused, pauseReason: this.pauseReason, queued, running: this.running(), limit: this.opts.maxConcurrent };
+  }
+
+  private emitQueue(): void {
+    this.listener?.({ kind: "queueChanged", state: this.queueNow() });
+  }
+
+  /** Sends batchFinished once every job of the job's batch has ended. */
+  private checkBatch(jobId: number): void {
+    const batchId = this.sims.get(jobId)?.batchId;
+    if (!batchId) return;
+    const ids = this.batches.get(batchId);
+    if (!ids) return;
+    const all = ids.map((id) => this.jobs.get(id));
+    if (all.some((j) => !j || !isFinal(j.state))) return;
+    this.batches.delete(batchId);
+    const count = (s: JobView["state"]) => all.filter((j) => j?.state === s).length;
+    this.listener?.({ kind: "batchFinished", batchId, saved: count("saved"), failed: count("failed") + count("abandoned"), cancelled: count("cancelled") });
   }
 
   private running(): number {
@@ -486,15 +865,27 @@ export class MockBackend implements Backend {
     return n;
   }
 
-  /** Starts queued jobs while there is capacity (oldest first). */
+  /** Starts queued jobs in queue order while there is capacity, the queue runs and the budget allows. */
   private pump(): void {
-    if (!this.opts.auto) return;
-    const queued = [...this.jobs.values()].filter((j) => j.state === "queued" && this.sims.get(j.id)?.stage === 0).sort((a, b) => a.id - b.id);
+    if (!this.opts.auto || this.paused) return;
     let free = this.opts.maxConcurrent - this.running();
-    for (const job of queued) {
-      if (free <= 0) break;
+    while (free > 0 && this.queue.length) {
+      const id = this.queue[0];
+      const job = this.jobs.get(id);
+      if (!job || job.state !== "queued") {
+        this.queue.shift();
+        continue;
+      }
+      const budget = this.settings.dailyBudgetUsd;
+      if (!this.demo && budget != null && this.spentToday + (job.costUsd ?? 0) > budget + 1e-9) {
+        this.paused = true;
+        this.pauseReason = `Today's budget of $${budget.toFixed(2)} is reached. Raise the daily budget in Settings, or resume tomorrow.`;
+        this.emitQueue();
+        return;
+      }
+      this.queue.shift();
       free--;
-      this.run(job.id);
+      this.run(id);
     }
   }
 
@@ -543,9 +934,9 @@ export class MockBackend implements Backend {
     const date = job.createdAt.slice(0, 10);
     const path = `/home/you/Pictures/Fluxdesk/${date}/fluxdesk-${String(id).padStart(5, "0")}.png`;
     const thumbPath = `/home/you/.cache/fluxdesk/thumbs/${String(id).padStart(5, "0")}.webp`;
-    const url = artDataUrl(job.prompt, sim.seed, job.width, job.height);
-    this.urls.set(path, url);
-    this.urls.set(thumbPath, url);
+    const art = { prompt: job.prompt, seed: sim.seed, width: job.width, height: job.height };
+    this.art.set(path, art);
+    this.art.set(thumbPath, art);
     return {
       id,
       path,
@@ -569,6 +960,7 @@ export class MockBackend implements Backend {
 
   /** Keeps the mock's own job list in step with the events it sends. */
   private apply(e: JobEvent): void {
+    if (e.kind === "queueChanged" || e.kind === "batchFinished") return;
     if (e.kind === "queued") {
       this.jobs.set(e.jobId, cloneJob(e.job));
       return;
@@ -596,6 +988,7 @@ export class MockBackend implements Backend {
         job.finishedAt = now;
         job.images = [...job.images, e.image];
         this.images.set(e.image.id, { ...e.image });
+        this.version++;
         if (!this.demo) {
           this.spentToday += job.costUsd ?? 0;
           this.balanceUsd -= job.costUsd ?? 0;
@@ -630,14 +1023,14 @@ export class MockBackend implements Backend {
       const prompt = SAMPLE_PROMPTS[i % SAMPLE_PROMPTS.length];
       const [w, h] = sizes[(i * 7 + Math.floor(i / SAMPLE_PROMPTS.length)) % sizes.length];
       const model: Model = MODELS[i % 5 === 0 ? 1 : i % 7 === 0 ? 2 : 0].id;
-      const created = now - (n - i) * 0.37 * DAY;
+      const created = now - (n - i) * Math.min(0.37 * DAY, (730 * DAY) / Math.max(1, n));
       const seed = (hash(prompt) + i * 7919) % 2_147_483_647;
       const id = this.nextImageId++;
       const path = `/home/you/Pictures/Fluxdesk/${iso(created).slice(0, 10)}/fluxdesk-${String(id).padStart(5, "0")}.png`;
       const thumbPath = `/home/you/.cache/fluxdesk/thumbs/${String(id).padStart(5, "0")}.webp`;
-      const url = artDataUrl(prompt, seed, w, h);
-      this.urls.set(path, url);
-      this.urls.set(thumbPath, url);
+      const art = { prompt, seed, width: w, height: h };
+      this.art.set(path, art);
+      this.art.set(thumbPath, art);
       this.images.set(id, {
         id,
         path,
@@ -711,6 +1104,18 @@ export class MockBackend implements Backend {
       mk("cancelled", "Isometric reading nook with warm lamp light", null, "Qubico/flux1-dev", failedAt - 3_600_000);
       mk("failed", "Editorial portrait, rim light, black backdrop", { code: "Timeout", message: ERROR_MESSAGES.Timeout }, "Qubico/flux1-dev-advanced", failedAt);
     }
+  }
+}
+
+/** The seed of image `i` of each prompt of a batch (null = random), as team/WAVE2.md's SeedPlan says. */
+export function seedFor(plan: SeedPlan, i: number): number | null {
+  switch (plan.kind) {
+    case "random":
+      return null;
+    case "locked":
+      return plan.seed + i;
+    case "sweep":
+      return plan.start + i * plan.step;
   }
 }
 

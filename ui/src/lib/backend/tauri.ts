@@ -1,22 +1,32 @@
-// The Tauri adapter: THE ONLY module in the UI that imports `@tauri-apps/*`.
+// The Tauri adapter: THE ONLY module in the UI that imports `@tauri-apps/*` (and the drag plugin's JS).
 // Commands are snake_case on the Rust side; arguments are camelCase keys (Tauri converts them).
 // Every rejection is normalised to BackendError so callers can branch on `code`.
 
 import { Channel, convertFileSrc, invoke } from "@tauri-apps/api/core";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { open as openDialog } from "@tauri-apps/plugin-dialog";
-import { openUrl, revealItemInDir } from "@tauri-apps/plugin-opener";
-import type { Backend } from "./index";
+import { openUrl } from "@tauri-apps/plugin-opener";
+import { startDrag } from "@crabnebula/tauri-plugin-drag";
+import type { Backend, FileDropEvent } from "./index";
 import { BackendError } from "./errors";
 import type {
   AccountView,
   AppInfo,
+  BatchRequest,
+  CostSummary,
+  DeleteReceipt,
+  DragPayload,
+  ExportReport,
+  ExportRequest,
   GalleryQuery,
   GenerateRequest,
   ImagePage,
   ImageView,
+  ImportReport,
   JobEvent,
   JobView,
   KeyStatus,
+  QueueState,
   Settings,
   SettingsView,
 } from "./types";
@@ -28,6 +38,16 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
     throw BackendError.from(err);
   }
 }
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw BackendError.from(err);
+  }
+}
+
+const IMAGE_EXTENSIONS = ["png", "jpg", "jpeg", "webp"];
 
 export function createTauriBackend(): Backend {
   // Keep a reference so the channel is never garbage-collected while the app runs.
@@ -55,31 +75,66 @@ export function createTauriBackend(): Backend {
     getImage: (id) => call<ImageView>("get_image", { id }),
     setRating: (ids, rating) => call<void>("set_rating", { ids, rating }),
     setFavourite: (ids, favourite) => call<void>("set_favourite", { ids, favourite }),
-    deleteImages: (ids) => call<void>("delete_images", { ids }),
+    deleteImages: (ids) => call<DeleteReceipt>("delete_images", { ids }),
     revealImage: (id) => call<void>("reveal_image", { id }),
 
+    generateBatch: (request: BatchRequest) => call<number[]>("generate_batch", { request }),
+    queueState: () => call<QueueState>("queue_state"),
+    pauseQueue: (reason) => call<QueueState>("pause_queue", { reason }),
+    resumeQueue: () => call<QueueState>("resume_queue"),
+    moveJob: (jobId, before) => call<void>("move_job", { jobId, before }),
+    costSummary: () => call<CostSummary>("cost_summary"),
+
+    exportImages: (request: ExportRequest) => call<ExportReport>("export_images", { request }),
+    importPaths: (paths) => call<ImportReport>("import_paths", { paths }),
+    undoDelete: (token) => call<number>("undo_delete", { token }),
+    imageSettings: (id) => call<GenerateRequest>("image_settings", { id }),
+    varyImage: (id, count) => call<number[]>("vary_image", { id, count }),
+    copyImage: (id) => call<void>("copy_image", { id }),
+    revealGallery: () => call<void>("reveal_gallery"),
+    // Reveals only what export_images wrote in this session (the shell checks).
+    revealExport: (path) => call<void>("reveal_export", { path }),
+
     assetUrl: (path) => convertFileSrc(path),
-    async pickFolder(current) {
-      try {
+    pickFolder: (current) =>
+      guard(async () => {
         const picked = await openDialog({ directory: true, multiple: false, defaultPath: current ?? undefined });
         return typeof picked === "string" ? picked : null;
-      } catch (err) {
-        throw BackendError.from(err);
-      }
-    },
-    async openExternal(url) {
-      try {
-        await openUrl(url);
-      } catch (err) {
-        throw BackendError.from(err);
-      }
-    },
-    async revealPath(path) {
-      try {
-        await revealItemInDir(path);
-      } catch (err) {
-        throw BackendError.from(err);
-      }
-    },
+      }),
+    pickImport: (what) =>
+      guard(async () => {
+        const picked =
+          what === "folder"
+            ? await openDialog({ directory: true, multiple: true })
+            : await openDialog({ multiple: true, filters: [{ name: "Images", extensions: IMAGE_EXTENSIONS }] });
+        if (picked == null) return [];
+        return Array.isArray(picked) ? picked : [picked];
+      }),
+    openExternal: (url) => guard(() => openUrl(url)),
+    dragOut: (ids) =>
+      guard(async () => {
+        const { items, icon } = await call<DragPayload>("drag_items", { ids });
+        return new Promise<"dropped" | "cancelled">((resolve, reject) => {
+          // The plugin reports the end of the drag on its channel ("Dropped" or "Cancel[led]"); in case a
+          // platform never reports it, settle a minute after the command returned.
+          let fallback: ReturnType<typeof setTimeout> | undefined;
+          const done = (r: "dropped" | "cancelled") => {
+            if (fallback) clearTimeout(fallback);
+            resolve(r);
+          };
+          startDrag({ item: items, icon }, (e) => done(e.result === "Dropped" ? "dropped" : "cancelled"))
+            .then(() => (fallback = setTimeout(() => done("cancelled"), 60_000)))
+            .catch(reject);
+        });
+      }),
+    onFileDrop: (listener) =>
+      guard(() =>
+        getCurrentWebview().onDragDropEvent((event) => {
+          const p = event.payload;
+          const e: FileDropEvent =
+            p.type === "drop" ? { kind: "drop", paths: p.paths } : p.type === "leave" ? { kind: "leave" } : { kind: "over" };
+          listener(e);
+        }),
+      ),
   };
 }

@@ -136,7 +136,14 @@ export type JobEvent =
   | { kind: "downloading"; jobId: number; received: number; total: number | null }
   | { kind: "saved"; jobId: number; image: ImageView }
   | { kind: "failed"; jobId: number; code: ErrorCode; message: string }
-  | { kind: "cancelled"; jobId: number };
+  | { kind: "cancelled"; jobId: number }
+  /** Pause/resume/limit/budget changes (no jobId). */
+  | { kind: "queueChanged"; state: QueueState }
+  /** Every job of a generate_batch call has ended. */
+  | { kind: "batchFinished"; batchId: string; saved: number; failed: number; cancelled: number };
+
+/** Events that concern one job (everything but the queue-wide ones). */
+export type JobEventForJob = Extract<JobEvent, { jobId: number }>;
 
 export type AccountView = {
   demo: boolean;
@@ -166,3 +173,47 @@ export type GalleryQuery = {
 };
 
 export type ImagePage = { items: ImageView[]; nextCursor: string | null; total: number };
+
+// ---------- Wave 2: queue, batches, cost (team/WAVE2.md) ----------
+
+/** How seeds are chosen across a batch. */
+export type SeedPlan = { kind: "random" } | { kind: "locked"; seed: number } | { kind: "sweep"; start: number; step: number };
+
+export type BatchRequest = {
+  prompts: string[];
+  negativePrompt: string | null;
+  model: Model;
+  width: number;
+  height: number;
+  steps: number | null;
+  guidance: number | null;
+  seeds: SeedPlan;
+  countPerPrompt: number;
+};
+
+export type QueueState = { paused: boolean; pauseReason: string | null; queued: number; running: number; limit: number };
+
+export type CostSummary = {
+  demo: boolean;
+  /** null when the ledger could not say (shown as "—"). */
+  todayUsd: number | null;
+  monthUsd: number | null;
+  balanceUsd: number | null;
+  dailyBudgetUsd: number | null;
+};
+
+// ---------- Wave 2: gallery operations ----------
+
+export type ExportFormat = "png" | "jpeg" | "webp";
+
+export type ExportRequest = { ids: number[]; destDir: string; format: ExportFormat; quality: number };
+
+export type ExportReport = { written: string[]; failed: string[] };
+
+export type ImportReport = { imported: number; skipped: number; failed: string[]; ids: number[] };
+
+/** Undo token for a delete to the OS trash. */
+export type DeleteReceipt = { token: string; count: number };
+
+/** What the drag-out plugin needs: pass `items` as `item` and `icon` unchanged. */
+export type DragPayload = { items: string[]; icon: string };

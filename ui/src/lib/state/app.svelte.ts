@@ -1,6 +1,6 @@
 // App-wide state: current place (route), app info (demo, key status, version) and account balance.
 
-import { backend, BackendError, type AccountView, type AppInfo } from "../backend";
+import { backend, BackendError, type AccountView, type AppInfo, type CostSummary } from "../backend";
 
 export type Route = "create" | "gallery" | "activity" | "settings";
 export type SettingsSection = "account" | "generation" | "storage" | "network" | "appearance";
@@ -19,6 +19,8 @@ class AppStore {
   info: AppInfo | null = $state(null);
   account: AccountView | null = $state(null);
   accountError: BackendError | null = $state(null);
+  /** Today's / this month's spend and the balance (cost_summary). */
+  cost: CostSummary | null = $state(null);
   shortcutsOpen = $state(false);
   demoBannerDismissed = $state(false);
 
@@ -44,7 +46,16 @@ class AppStore {
     }
   }
 
+  async refreshCost(): Promise<void> {
+    try {
+      this.cost = await backend.costSummary();
+    } catch {
+      /* keep the last known summary; the strip hides what it does not know */
+    }
+  }
+
   reset(): void {
+    this.cost = null;
     this.route = "create";
     this.focusSection = null;
     this.info = null;

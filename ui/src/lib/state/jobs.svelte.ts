@@ -7,14 +7,19 @@ import {
   BackendError,
   onJobEvent,
   startJobFeed,
+  type BatchRequest,
   type GenerateRequest,
+  type ImageView,
   type JobEvent,
   type JobState,
   type JobView,
+  type QueueState,
 } from "../backend";
 import { images } from "./images.svelte";
 
 export const ACTIVE_STATES: ReadonlySet<JobState> = new Set(["queued", "submitting", "submitted", "running", "downloading"]);
+/** Started and not finished: what counts against the concurrency limit. */
+export const STARTED_STATES: ReadonlySet<JobState> = new Set(["submitting", "submitted", "running", "downloading"]);
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(["saved", "failed", "abandoned", "cancelled"]);
 
 export type Live = {
@@ -25,7 +30,8 @@ export type Live = {
   total?: number | null;
 };
 
-export type Batch = { key: number; ids: number[]; request: GenerateRequest; createdAt: number };
+/** A group of tiles in Create: one generate() call, one prompt of a batch, or the variations of an image. */
+export type Batch = { key: number; ids: number[]; request: GenerateRequest; createdAt: number; label?: string };
 
 export type JobListener = (event: JobEvent, job: JobView | undefined) => void;
 
@@ -37,9 +43,24 @@ class JobStore {
   loaded = $state(false);
   error: BackendError | null = $state(null);
 
+  /** Queue-wide state (pause, reason, limit) from queue_state / QueueChanged. */
+  queue: QueueState | null = $state(null);
+  /** Queued job ids in start order, as far as the UI knows it (FIFO, plus the moves made here). */
+  order: number[] = $state.raw([]);
+
   /** All jobs, newest first. */
   list: JobView[] = $derived(Object.values(this.byId).sort((a, b) => b.id - a.id));
-  running: number = $derived(this.list.filter((j) => ACTIVE_STATES.has(j.state)).length);
+  /** Jobs that have started and not ended. */
+  running: number = $derived(this.list.filter((j) => STARTED_STATES.has(j.state)).length);
+  /** Queued jobs in start order. */
+  queued: JobView[] = $derived.by(() => {
+    const inOrder = this.order.map((id) => this.byId[id]).filter((j): j is JobView => j?.state === "queued");
+    const known = new Set(inOrder.map((j) => j.id));
+    const rest = Object.values(this.byId)
+      .filter((j) => j.state === "queued" && !known.has(j.id))
+      .sort((a, b) => a.id - b.id);
+    return [...inOrder, ...rest];
+  });
 
   private unsubscribe: (() => void) | null = null;
   private resync: ReturnType<typeof setTimeout> | null = null;
@@ -53,10 +74,20 @@ class JobStore {
       const snapshot = await startJobFeed();
       // Events may already have arrived: keep the fresher copy.
       for (const j of snapshot) if (!this.byId[j.id]) this.byId[j.id] = j;
+      this.order = [...this.order, ...snapshot.filter((j) => j.state === "queued" && !this.order.includes(j.id)).map((j) => j.id).sort((a, b) => a - b)];
       this.loaded = true;
       this.error = null;
     } catch (err) {
       this.error = BackendError.from(err);
+    }
+    await this.refreshQueue();
+  }
+
+  async refreshQueue(): Promise<void> {
+    try {
+      this.queue = await backend.queueState();
+    } catch {
+      /* older shell or transient: the queue header falls back to counting jobs */
     }
   }
 
@@ -67,8 +98,18 @@ class JobStore {
   }
 
   apply(e: JobEvent): void {
+    if (e.kind === "queueChanged") {
+      this.queue = e.state;
+      this.notify(e);
+      return;
+    }
+    if (e.kind === "batchFinished") {
+      this.notify(e);
+      return;
+    }
     if (e.kind === "queued") {
       this.byId[e.jobId] = e.job;
+      if (!this.order.includes(e.jobId)) this.order = [...this.order, e.jobId];
       this.notify(e);
       return;
     }
@@ -112,6 +153,9 @@ class JobStore {
         delete this.live[e.jobId];
         break;
       case "cancelled":
+        // A task PiAPI had already accepted may still be charged: the backend says so in the job's error,
+        // which the event does not carry, so fetch the job list once more.
+        if (job.taskId && !job.error) this.scheduleResync();
         job.state = "cancelled";
         job.finishedAt ??= now;
         delete this.live[e.jobId];
@@ -124,6 +168,74 @@ class JobStore {
     const ids = await backend.generate(request);
     this.batches = [{ key: this.batchKey++, ids, request: { ...request }, createdAt: Date.now() }, ...this.batches];
     return ids;
+  }
+
+  /** generate_batch: one Create group per prompt (jobs come back prompt-major). */
+  async generateBatch(request: BatchRequest): Promise<number[]> {
+    const ids = await backend.generateBatch(request);
+    const prompts = request.prompts.map((p) => p.trim()).filter(Boolean);
+    const per = Math.max(1, request.countPerPrompt);
+    const now = Date.now();
+    const groups: Batch[] = prompts.map((prompt, i) => {
+      const part = ids.slice(i * per, (i + 1) * per);
+      return {
+        key: this.batchKey++,
+        ids: part,
+        request: {
+          prompt,
+          negativePrompt: request.negativePrompt,
+          model: request.model,
+          width: request.width,
+          height: request.height,
+          steps: request.steps,
+          guidance: request.guidance,
+          // Locked and sweep give every prompt the same seeds; "Reuse" of a group locks to the first.
+          seed: request.seeds.kind === "locked" ? request.seeds.seed : request.seeds.kind === "sweep" ? request.seeds.start : null,
+          count: part.length,
+        },
+        createdAt: now,
+        label: `Batch · prompt ${i + 1} of ${prompts.length}`,
+      };
+    });
+    // Newest batch first, its prompts in the order they were written.
+    this.batches = [...groups.filter((g) => g.ids.length), ...this.batches];
+    return ids;
+  }
+
+  /** vary_image: new random seeds, same settings; shown as a group in Create. */
+  async vary(image: ImageView, count: number): Promise<number[]> {
+    const ids = await backend.varyImage(image.id, count);
+    const request: GenerateRequest = {
+      prompt: image.prompt,
+      negativePrompt: image.negativePrompt,
+      model: (image.model as GenerateRequest["model"]) ?? "Qubico/flux1-schnell",
+      width: image.width,
+      height: image.height,
+      steps: image.steps,
+      guidance: image.guidance,
+      seed: null,
+      count: ids.length,
+    };
+    this.batches = [{ key: this.batchKey++, ids, request, createdAt: Date.now(), label: "Variations" }, ...this.batches];
+    return ids;
+  }
+
+  async pause(reason: string | null = null): Promise<void> {
+    this.queue = await backend.pauseQueue(reason);
+  }
+
+  async resume(): Promise<void> {
+    this.queue = await backend.resumeQueue();
+  }
+
+  /** Moves a queued job before `before` (null = to the end); the local order follows on success. */
+  async move(jobId: number, before: number | null): Promise<void> {
+    await backend.moveJob(jobId, before);
+    const ids = this.queued.map((j) => j.id).filter((id) => id !== jobId);
+    const at = before == null ? ids.length : Math.max(0, ids.indexOf(before));
+    ids.splice(at, 0, jobId);
+    const rest = this.order.filter((id) => !ids.includes(id));
+    this.order = [...ids, ...rest];
   }
 
   async cancel(jobId: number): Promise<void> {
@@ -146,6 +258,7 @@ class JobStore {
       const next: Record<number, JobView> = {};
       for (const j of list) next[j.id] = j;
       this.byId = next;
+      this.order = this.order.filter((id) => next[id]?.state === "queued");
       this.error = null;
     } catch (err) {
       this.error = BackendError.from(err);
@@ -162,11 +275,13 @@ class JobStore {
     this.batches = [];
     this.loaded = false;
     this.error = null;
+    this.queue = null;
+    this.order = [];
     this.listeners.clear();
   }
 
   private notify(e: JobEvent): void {
-    const job = this.byId[e.jobId];
+    const job = "jobId" in e ? this.byId[e.jobId] : undefined;
     for (const l of this.listeners) l(e, job);
   }
 

@@ -15,6 +15,12 @@ export function balance(usd: number | null | undefined): string {
   return `$${usd.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }
 
+/** Spend totals: cents under a dollar keep sub-cent precision ("$0.0045"), larger sums two decimals ("$3.21"). */
+export function spend(usd: number | null | undefined): string {
+  if (usd == null || !Number.isFinite(usd)) return "—";
+  return Math.abs(usd) >= 1 ? balance(usd) : money(usd);
+}
+
 /** "4s", "1m 05s", "1h 02m". */
 export function duration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
@@ -43,4 +49,12 @@ export function when(iso: string, now = new Date()): string {
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Alt text of an image: its prompt, or (imported files without one) its file name. */
+export function altText(image: { prompt: string; path: string }): string {
+  const p = image.prompt.trim();
+  if (p) return p;
+  const name = image.path.split(/[\\/]/).pop() ?? "";
+  return name ? `Imported image ${name}` : "Image without a prompt";
 }
