@@ -11,7 +11,7 @@ export DEBIAN_FRONTEND=noninteractive
 log() { printf '\n== %s\n' "$*" >&2; }
 
 runtime_pkgs=(libwebkit2gtk-4.1-dev build-essential pkg-config curl file)
-test_pkgs=(webkit2gtk-driver xvfb xauth gnome-keyring libsecret-tools dbus dbus-user-session imagemagick xdotool)
+test_pkgs=(webkit2gtk-driver xvfb xauth gnome-keyring libsecret-tools dbus dbus-user-session imagemagick xdotool xclip)
 pkgs=("${runtime_pkgs[@]}")
 [ "${SETUP_SKIP_TEST_TOOLS:-0}" = 1 ] || pkgs+=("${test_pkgs[@]}")
 

@@ -2,10 +2,14 @@
 //!
 //! Why so thin: everything that matters (the ledger, jobs, keychain, gallery) lives in the core,
 //! which the CLI also uses and which is tested without Tauri. This crate only
-//! - registers the plugins (store, dialog, opener) and the IPC commands ([`commands`], one list in
-//!   [`specta_builder`], which is also where `ui/src/lib/backend/bindings.ts` comes from);
+//! - registers the plugins (store, dialog, opener, drag, notification, clipboard) and the IPC
+//!   commands ([`commands`], one list in [`specta_builder`], which is also where
+//!   `ui/src/lib/backend/bindings.ts` comes from);
 //! - opens the studio at startup ([`startup`]), keeping the window usable when that fails;
-//! - widens the asset protocol to the gallery and thumbnail folders;
+//! - widens the asset protocol to the gallery and thumbnail folders, and makes missing thumbnails
+//!   in the background;
+//! - notifies on the desktop when a batch finishes while the window is in the background
+//!   ([`notify`]);
 //! - persists settings through tauri-plugin-store ([`settings_store`]);
 //! - logs to stderr and `FLUXDESK_HOME/logs` ([`logging`]).
 //!
@@ -14,6 +18,7 @@
 pub mod commands;
 pub mod error;
 pub mod logging;
+pub mod notify;
 pub mod settings_store;
 pub mod startup;
 pub mod state;
@@ -52,6 +57,12 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::settings::update_settings,
             commands::jobs::watch_jobs,
             commands::generate::generate,
+            commands::queue::generate_batch,
+            commands::queue::queue_state,
+            commands::queue::pause_queue,
+            commands::queue::resume_queue,
+            commands::queue::move_job,
+            commands::queue::cost_summary,
             commands::jobs::cancel_job,
             commands::jobs::retry_job,
             commands::jobs::list_jobs,
@@ -61,7 +72,18 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::gallery::set_rating,
             commands::gallery::set_favourite,
             commands::gallery::delete_images,
+            commands::gallery::undo_delete,
+            commands::gallery::import_paths,
+            commands::gallery::image_settings,
+            commands::gallery::vary_image,
             commands::gallery::reveal_image,
+            commands::gallery::reveal_gallery,
+            commands::export::export_images,
+            commands::export::reveal_export,
+            // The generic is for the TypeScript signature only (Tauri's handler infers `R`);
+            // specta cannot name the outer `R` here.
+            commands::clipboard::copy_image::<tauri::Wry>,
+            commands::drag::drag_items,
         ])
         // Commands resolve to `T` and reject with an `IpcError` (IPC.md: `appInfo(): AppInfo`);
         // the UI's adapter turns rejections into its BackendError.
@@ -109,6 +131,9 @@ pub fn run() {
         .plugin(tauri_plugin_store::Builder::new().build())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_drag::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
             let opened = tauri::async_runtime::block_on(startup::open_studio(
@@ -118,6 +143,10 @@ pub fn run() {
                 DemoChoice::Auto,
             ));
             let state = startup::app_state(app.handle(), opened);
+            if let Some(studio) = state.opened() {
+                notify::spawn(app.handle().clone(), studio);
+                startup::fill_thumbnails_in_background(studio.clone());
+            }
             app.manage(state);
             // The window is created only now (tauri.conf.json has `"create": false`), so the page
             // can never call a command before the state above exists.
@@ -165,7 +194,18 @@ mod tests {
         super::export_bindings(&builder, &path).expect("export bindings");
         let text = std::fs::read_to_string(&path).expect("read bindings");
         assert!(text.starts_with("// Fluxdesk IPC bindings, generated"), "header missing");
-        for command in ["appInfo", "watchJobs", "revealImage", "updateSettings"] {
+        for command in [
+            "appInfo",
+            "watchJobs",
+            "revealImage",
+            "updateSettings",
+            "generateBatch",
+            "costSummary",
+            "exportImages",
+            "undoDelete",
+            "copyImage",
+            "dragItems",
+        ] {
             assert!(text.contains(command), "{command} missing from the bindings");
         }
         // Deterministic: a second export changes nothing.

@@ -6,8 +6,13 @@
 //! silently quitting. Every command therefore asks [`AppState::studio`], which hands out a cheap
 //! clone of the studio or that startup error.
 //!
+//! It also remembers which files this run exported, so `reveal_export` can show them in the file
+//! manager without letting the page reveal arbitrary paths.
+//!
 //! Contract: no lock here is held across an `.await`.
 
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use fluxdesk_core::studio::Studio;
@@ -24,15 +29,32 @@ pub struct AppState {
     job_forwarder: Mutex<Option<CancellationToken>>,
     /// The asset protocol's scope (runtime-independent, so commands need no `AppHandle<R>`).
     asset_scope: Scope,
+    /// Files written by `export_images` in this run, and their destination folders: what
+    /// `reveal_export` may show.
+    exported: Mutex<HashSet<PathBuf>>,
 }
+
+/// How many exported paths are remembered for `reveal_export`; beyond it the oldest are
+/// forgotten all at once (revealing an export from long ago then fails with `InvalidInput`).
+const EXPORTED_PATHS_KEPT: usize = 20_000;
 
 impl AppState {
     pub fn ready(studio: Studio, asset_scope: Scope) -> Self {
-        AppState { studio: Ok(studio), job_forwarder: Mutex::new(None), asset_scope }
+        AppState {
+            studio: Ok(studio),
+            job_forwarder: Mutex::new(None),
+            asset_scope,
+            exported: Mutex::default(),
+        }
     }
 
     pub fn failed(error: IpcError, asset_scope: Scope) -> Self {
-        AppState { studio: Err(error), job_forwarder: Mutex::new(None), asset_scope }
+        AppState {
+            studio: Err(error),
+            job_forwarder: Mutex::new(None),
+            asset_scope,
+            exported: Mutex::default(),
+        }
     }
 
     /// The studio (a cheap clone sharing all state), or the error that stopped it opening.
@@ -66,6 +88,23 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Remembers what an export wrote (files and their folder) for [`AppState::was_exported`].
+    pub fn remember_export(&self, dest_dir: &Path, written: &[String]) {
+        let mut set = self.exported.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if set.len() + written.len() + 1 > EXPORTED_PATHS_KEPT {
+            set.clear();
+        }
+        set.insert(dest_dir.to_path_buf());
+        set.extend(written.iter().map(PathBuf::from));
+    }
+
+    /// Whether `path` is a file (or the destination folder) an export of this run wrote.
+    pub fn was_exported(&self, path: &Path) -> bool {
+        self.exported.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(path)
+    }
+}
+
 /// Runs a synchronous (SQLite) studio call on the blocking pool, so a slow disk never stalls an
 /// async worker.
 pub async fn blocking<T, F>(studio: Studio, f: F) -> Result<T, IpcError>
@@ -92,5 +131,17 @@ mod tests {
         let second = state.replace_job_forwarder();
         assert!(first.is_cancelled());
         assert!(!second.is_cancelled());
+    }
+
+    #[test]
+    fn only_exported_paths_may_be_revealed() {
+        use tauri::Manager;
+        let scope = tauri::test::mock_app().asset_protocol_scope();
+        let state = AppState::failed(IpcError::new(ErrorCode::Internal, "test"), scope);
+        state.remember_export(Path::new("/out"), &["/out/a.png".to_owned()]);
+        assert!(state.was_exported(Path::new("/out/a.png")));
+        assert!(state.was_exported(Path::new("/out")));
+        assert!(!state.was_exported(Path::new("/etc/passwd")));
+        assert!(!state.was_exported(Path::new("/out/b.png")));
     }
 }

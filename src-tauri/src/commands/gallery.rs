@@ -1,16 +1,18 @@
-//! The gallery: listing, details, rating, favourites, deleting (to the OS trash) and revealing a
-//! file in the system file manager.
+//! The gallery: listing, details, rating, favourites, deleting (to the OS trash, undoable),
+//! importing files and folders, reusing an image's settings ("Use settings", "Vary"), and
+//! revealing a file or the gallery folder in the system file manager.
 //!
 //! Contract: image paths in [`ImageView`] are absolute and inside the folders the asset protocol
-//! was allowed to read at startup (or after a settings change). `reveal_image` is done on the
-//! Rust side, so the webview needs no opener permission for local paths.
+//! was allowed to read at startup (or after a settings change). `reveal_image` and `reveal_gallery`
+//! are done on the Rust side, so the webview needs no opener permission for local paths.
 
 use std::path::PathBuf;
 
 use fluxdesk_core::ErrorCode;
 use fluxdesk_core::gallery::GalleryQuery;
+use fluxdesk_core::gallery_ops::{DeleteReceipt, ImportReport};
 use fluxdesk_core::studio::ImagePageView;
-use fluxdesk_core::views::ImageView;
+use fluxdesk_core::views::{GenerateRequest, ImageView};
 use tauri::State;
 
 use crate::error::IpcError;
@@ -45,11 +47,44 @@ pub async fn set_favourite(
     blocking(state.studio()?, move |s| s.set_favourite(&ids, favourite)).await
 }
 
-/// Moves the files to the OS trash and removes them from the index.
+/// Moves the files to the OS trash and removes them from the index. The receipt's token undoes
+/// it (`undo_delete`) for as long as the app runs.
 #[tauri::command]
 #[specta::specta]
-pub async fn delete_images(state: State<'_, AppState>, ids: Vec<i64>) -> Result<(), IpcError> {
-    Ok(state.studio()?.delete_images(&ids).await?)
+pub async fn delete_images(state: State<'_, AppState>, ids: Vec<i64>) -> Result<DeleteReceipt, IpcError> {
+    Ok(state.studio()?.delete_images_undoable(&ids).await?)
+}
+
+/// Restores a delete from the trash (with ratings and favourites); returns how many images came
+/// back.
+#[tauri::command]
+#[specta::specta]
+pub async fn undo_delete(state: State<'_, AppState>, token: String) -> Result<u32, IpcError> {
+    Ok(state.studio()?.undo_delete(&token).await?)
+}
+
+/// Copies image files or whole folders (recursively) into the gallery and indexes them; exact
+/// duplicates are skipped. The paths come from the UI's file/folder picker or from files dropped
+/// on the window. The copies land in the gallery folder, which the asset protocol may already
+/// read.
+#[tauri::command]
+#[specta::specta]
+pub async fn import_paths(state: State<'_, AppState>, paths: Vec<String>) -> Result<ImportReport, IpcError> {
+    Ok(state.studio()?.import_paths(paths).await?)
+}
+
+/// "Use settings": the request that made the image (count 1, seed locked to the image's).
+#[tauri::command]
+#[specta::specta]
+pub async fn image_settings(state: State<'_, AppState>, id: i64) -> Result<GenerateRequest, IpcError> {
+    blocking(state.studio()?, move |s| s.image_settings(id)).await
+}
+
+/// "Vary": `count` new images with the image's settings and new random seeds; returns the job ids.
+#[tauri::command]
+#[specta::specta]
+pub async fn vary_image(state: State<'_, AppState>, id: i64, count: u32) -> Result<Vec<i64>, IpcError> {
+    Ok(state.studio()?.vary_image(id, count).await?)
 }
 
 /// Opens the system file manager with the image's file selected.
@@ -63,6 +98,25 @@ pub async fn reveal_image(state: State<'_, AppState>, id: i64) -> Result<(), Ipc
     tokio::task::spawn_blocking(move || tauri_plugin_opener::reveal_item_in_dir(&shown))
         .await?
         .map_err(|e| reveal_error(&path, e))
+}
+
+/// Opens the gallery folder itself in the system file manager.
+#[tauri::command]
+#[specta::specta]
+pub async fn reveal_gallery(state: State<'_, AppState>) -> Result<(), IpcError> {
+    let dir = state.studio()?.paths().gallery;
+    // The folder may not exist yet on a fresh install (it is created by the first save).
+    let opened = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&opened).map_err(|e| {
+            IpcError::new(
+                ErrorCode::Io,
+                format!("The gallery folder {} could not be created ({e}).", opened.display()),
+            )
+        })?;
+        tauri_plugin_opener::open_path(&opened, None::<&str>).map_err(|e| reveal_error(&opened, e))
+    })
+    .await?
 }
 
 fn reveal_error(path: &std::path::Path, e: tauri_plugin_opener::Error) -> IpcError {

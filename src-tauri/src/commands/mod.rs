@@ -9,8 +9,12 @@
 
 pub mod account;
 pub mod app;
+pub mod clipboard;
+pub mod drag;
+pub mod export;
 pub mod gallery;
 pub mod generate;
 pub mod jobs;
 pub mod key;
+pub mod queue;
 pub mod settings;
