@@ -17,8 +17,8 @@ use fluxdesk_core::gallery::{GalleryQuery, SortOrder};
 use fluxdesk_core::runner::JobOutcome;
 use fluxdesk_core::secrets::{self, KeyringStore, SecretStore};
 use fluxdesk_core::settings::EnvOverrides;
-use fluxdesk_core::studio::{DemoChoice, Studio, StudioOptions};
-use fluxdesk_core::views::GenerateRequest;
+use fluxdesk_core::studio::{DemoChoice, MAX_CONCURRENCY_OVERRIDE, Studio, StudioOptions};
+use fluxdesk_core::views::{BatchRequest, GenerateRequest, ResumeReport, SeedPlan};
 use piapi::{Model, Size};
 
 #[derive(Parser)]
@@ -36,6 +36,25 @@ struct Cli {
 enum Command {
     /// Generate images from a prompt and save them to the gallery.
     Generate(GenerateArgs),
+    /// Generate images for many prompts: FILE has one prompt per line (`-` reads stdin; blank
+    /// lines and lines starting with # are ignored); the options apply to every prompt.
+    Batch(BatchArgs),
+    /// Show and control the queue shared with the app: list, cancel, pause, resume, reorder.
+    Queue {
+        /// Work with demo-mode jobs (the bundled simulator) instead of PiAPI's.
+        #[arg(long, global = true)]
+        demo: bool,
+        #[command(subcommand)]
+        action: Option<QueueAction>,
+    },
+    /// Spending today and this month, the account balance and the daily budget.
+    Cost {
+        /// Demo-mode figures (the bundled simulator's play money).
+        #[arg(long)]
+        demo: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage the PiAPI key in the OS keychain.
     Key {
         #[command(subcommand)]
@@ -70,6 +89,31 @@ enum Command {
 struct GenerateArgs {
     /// What to draw.
     prompt: String,
+    #[command(flatten)]
+    opts: ImageOpts,
+    /// Lock the seed (image i uses SEED + i); random when omitted.
+    #[arg(long)]
+    seed: Option<i64>,
+}
+
+#[derive(Args)]
+struct BatchArgs {
+    /// The prompt file, one prompt per line; `-` for stdin.
+    file: String,
+    #[command(flatten)]
+    opts: ImageOpts,
+    /// Lock the seeds: image i of each prompt uses SEED + i; random when omitted.
+    #[arg(long, conflicts_with = "seed_sweep")]
+    seed: Option<i64>,
+    /// Seed sweep START[:STEP]: image i of each prompt uses START + i × STEP (STEP defaults to 1),
+    /// so every prompt gets the same seeds.
+    #[arg(long, value_name = "START[:STEP]")]
+    seed_sweep: Option<String>,
+}
+
+/// Options shared by `generate` and `batch`.
+#[derive(Args)]
+struct ImageOpts {
     /// schnell, dev, dev-advanced, or a full id such as Qubico/flux1-dev.
     #[arg(long, short, default_value = "schnell")]
     model: String,
@@ -79,23 +123,54 @@ struct GenerateArgs {
     /// What to avoid.
     #[arg(long)]
     negative: Option<String>,
-    /// Lock the seed (image i uses SEED + i); random when omitted.
-    #[arg(long)]
-    seed: Option<i64>,
     #[arg(long)]
     steps: Option<u32>,
     /// Guidance scale, 1.5–5.
     #[arg(long)]
     guidance: Option<f32>,
-    /// Number of images, 1–100 (each is one PiAPI task, run a few at a time).
+    /// Number of images (per prompt for `batch`), 1–100; each is one PiAPI task.
     #[arg(long, short = 'n', default_value_t = 1)]
     count: u32,
+    /// Tasks in flight at once for this run (default: the plan's limit from PiAPI, capped by the
+    /// setting); never more than the plan allows.
+    #[arg(long, short = 'j')]
+    concurrency: Option<u32>,
     /// Use the bundled simulator: no key, no network, no cost.
     #[arg(long)]
     demo: bool,
     /// Print one JSON object per saved image on stdout.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum QueueAction {
+    /// The unfinished jobs: those on their way, then the queued ones in the order they go out.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a job: a queued one is dropped; a sent one is cancelled on PiAPI if it is still
+    /// pending, otherwise Fluxdesk stops waiting for it (PiAPI may still charge for it).
+    Cancel { id: i64 },
+    /// Pause the queue (here and in the app): nothing new is sent; running tasks finish.
+    Pause {
+        /// Why, shown in the app.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Resume the queue.
+    Resume,
+    /// Move a queued job before another queued job, or to the end.
+    Move {
+        id: i64,
+        /// The queued job to move it in front of.
+        #[arg(long, required_unless_present = "last", conflicts_with = "last")]
+        before: Option<i64>,
+        /// Move it to the end of the queue.
+        #[arg(long)]
+        last: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -190,6 +265,17 @@ async fn open_studio(demo: DemoChoice) -> Result<Studio, Error> {
 async fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Generate(args) => generate(args).await,
+        Command::Batch(args) => batch(args).await,
+        Command::Queue { demo, action } => {
+            queue(demo, action.unwrap_or(QueueAction::List { json: false })).await
+        }
+        Command::Cost { demo, json } => {
+            let studio = open_studio(if demo { DemoChoice::Force } else { DemoChoice::Off }).await?;
+            let summary = studio.cost_summary().await;
+            studio.shutdown().await;
+            output::cost(&summary?, json);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Key { action } => key(action).await,
         Command::Account { demo, json } => {
             let studio = open_studio(if demo { DemoChoice::Force } else { DemoChoice::Off }).await?;
@@ -206,8 +292,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             progress.stop();
             studio.shutdown().await;
             output::resume_report(&report, json);
-            let ok =
-                report.failed.is_empty() && report.uncertain.is_empty() && report.still_running.is_empty();
+            let ok = report.failed.is_empty()
+                && report.uncertain.is_empty()
+                && report.still_running.is_empty()
+                && report.left_queued.is_empty();
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Sim(args) => sim::run(args).await,
@@ -215,33 +303,132 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 async fn generate(args: GenerateArgs) -> Result<ExitCode, Error> {
-    let model = Model::parse(&args.model)?;
-    let size: Size = args.size.parse()?;
+    let o = &args.opts;
+    let model = Model::parse(&o.model)?;
+    let size: Size = o.size.parse()?;
     let req = GenerateRequest {
         prompt: args.prompt,
-        negative_prompt: args.negative,
+        negative_prompt: o.negative.clone(),
         model,
         width: size.width,
         height: size.height,
-        steps: args.steps,
-        guidance: args.guidance,
+        steps: o.steps,
+        guidance: o.guidance,
         seed: args.seed,
-        count: args.count,
+        count: o.count,
     };
     // Validate before touching the keychain, the database or the network.
     Studio::plan_requests(&req)?;
-    let studio = open_studio(if args.demo { DemoChoice::Force } else { DemoChoice::Off }).await?;
+    check_concurrency(o.concurrency)?;
+    let studio = open_studio(if o.demo { DemoChoice::Force } else { DemoChoice::Off }).await?;
+    studio.set_concurrency_override(o.concurrency)?;
     let progress = output::Progress::start(&studio, std::io::stderr().is_terminal());
     // Finish what an earlier run left behind, alongside the new work.
-    let (outcomes, resumed) = studio.generate_and_wait(req, true).await?;
+    let result = studio.generate_and_wait(req, true).await;
     progress.stop();
+    let (outcomes, resumed) = result?;
+    let code = report_outcomes(&studio, &outcomes, resumed, o.json)?;
+    studio.shutdown().await;
+    Ok(code)
+}
 
+async fn batch(args: BatchArgs) -> Result<ExitCode, Error> {
+    let o = &args.opts;
+    let model = Model::parse(&o.model)?;
+    let size: Size = o.size.parse()?;
+    let seeds = match (&args.seed_sweep, args.seed) {
+        (Some(sweep), _) => parse_sweep(sweep)?,
+        (None, Some(seed)) => SeedPlan::Locked { seed },
+        (None, None) => SeedPlan::Random,
+    };
+    let req = BatchRequest {
+        prompts: read_prompts(&args.file)?,
+        negative_prompt: o.negative.clone(),
+        model,
+        width: size.width,
+        height: size.height,
+        steps: o.steps,
+        guidance: o.guidance,
+        seeds,
+        count_per_prompt: o.count,
+    };
+    Studio::plan_batch(&req)?;
+    check_concurrency(o.concurrency)?;
+    let studio = open_studio(if o.demo { DemoChoice::Force } else { DemoChoice::Off }).await?;
+    studio.set_concurrency_override(o.concurrency)?;
+    let progress = output::Progress::start(&studio, std::io::stderr().is_terminal());
+    let result = studio.generate_batch_and_wait(req, true).await;
+    progress.stop();
+    let (outcomes, resumed) = result?;
+    let code = report_outcomes(&studio, &outcomes, resumed, o.json)?;
+    studio.shutdown().await;
+    Ok(code)
+}
+
+fn check_concurrency(k: Option<u32>) -> Result<(), Error> {
+    match k {
+        Some(k) if !(1..=MAX_CONCURRENCY_OVERRIDE).contains(&k) => Err(Error::invalid_input(
+            "concurrency",
+            format!("{k} is out of range; use 1–{MAX_CONCURRENCY_OVERRIDE} tasks at once"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `START[:STEP]` → a seed sweep.
+fn parse_sweep(text: &str) -> Result<SeedPlan, Error> {
+    let bad = || {
+        Error::invalid_input(
+            "seed-sweep",
+            format!("\"{text}\" is not START[:STEP]; use e.g. 100 or 100:10 (non-negative numbers)"),
+        )
+    };
+    let (start, step) = match text.trim().split_once(':') {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (text.trim(), "1"),
+    };
+    let start: i64 = start.parse().map_err(|_| bad())?;
+    let step: i64 = step.parse().map_err(|_| bad())?;
+    if start < 0 || step < 0 {
+        return Err(bad());
+    }
+    Ok(SeedPlan::Sweep { start, step })
+}
+
+/// One prompt per line of `file` (`-` = stdin); blank lines and `#` comments are skipped.
+fn read_prompts(file: &str) -> Result<Vec<String>, Error> {
+    let text = if file == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Error::invalid_input("file", format!("could not read prompts from stdin: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| Error::invalid_input("file", format!("could not read {file}: {e}")))?
+    };
+    Ok(prompts_from_text(&text))
+}
+
+fn prompts_from_text(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
+}
+
+/// Prints saved images (stdout) and one line per job that did not save (stderr). Exit 0 when
+/// every job saved.
+fn report_outcomes(
+    studio: &Studio,
+    outcomes: &[(i64, JobOutcome)],
+    resumed: Option<ResumeReport>,
+    json: bool,
+) -> Result<ExitCode, Error> {
     let mut failures = 0;
-    for (job_id, outcome) in &outcomes {
+    let mut paused = 0;
+    for (job_id, outcome) in outcomes {
         match outcome {
             JobOutcome::Saved(images) => {
                 for rec in images {
-                    output::saved_image(&studio.get_image(rec.id)?, args.json);
+                    output::saved_image(&studio.get_image(rec.id)?, json);
                 }
             }
             JobOutcome::Failed(e) => {
@@ -250,19 +437,82 @@ async fn generate(args: GenerateArgs) -> Result<ExitCode, Error> {
             }
             JobOutcome::Cancelled => {
                 failures += 1;
-                eprintln!("job {job_id}: cancelled");
+                match studio.job(*job_id).ok().and_then(|j| j.error) {
+                    Some(err) => eprintln!("job {job_id}: cancelled: {}", err.message),
+                    None => eprintln!("job {job_id}: cancelled"),
+                }
             }
             JobOutcome::Busy => {
                 failures += 1;
                 eprintln!("job {job_id}: another Fluxdesk process is working on it");
             }
+            JobOutcome::Paused { reason } => {
+                failures += 1;
+                paused += 1;
+                eprintln!("job {job_id}: not sent, the queue is paused: {reason}");
+            }
         }
+    }
+    if paused > 0 {
+        eprintln!(
+            "{paused} job(s) stay queued; run `fluxdesk queue resume`, then `fluxdesk resume` (or open the app) to send them."
+        );
     }
     if let Some(r) = resumed.filter(|r| !r.saved.is_empty()) {
         eprintln!("also finished {} task(s) left from an earlier run", r.saved.len());
     }
-    studio.shutdown().await;
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn queue(demo: bool, action: QueueAction) -> Result<ExitCode, Error> {
+    let studio = open_studio(if demo { DemoChoice::Force } else { DemoChoice::Off }).await?;
+    let result = queue_action(&studio, action).await;
+    studio.shutdown().await;
+    result
+}
+
+async fn queue_action(studio: &Studio, action: QueueAction) -> Result<ExitCode, Error> {
+    match action {
+        QueueAction::List { json } => output::queue_list(&studio.queue_state(), &studio.queue_jobs()?, json),
+        QueueAction::Cancel { id } => {
+            let before = studio.job(id)?;
+            if before.state.is_terminal() {
+                eprintln!("Job {id} has already ended ({}); nothing to cancel.", before.state);
+                return Ok(ExitCode::SUCCESS);
+            }
+            studio.cancel_job(id).await?;
+            let after = studio.job(id)?;
+            match after.error {
+                Some(err) => eprintln!("Cancelled job {id}. {}", err.message),
+                None if before.task_id.is_some() => {
+                    eprintln!("Cancelled job {id} on PiAPI before it started; it is not charged.")
+                }
+                None => eprintln!("Cancelled job {id}; it was never sent."),
+            }
+        }
+        QueueAction::Pause { reason } => {
+            let state = studio.pause_queue(reason)?;
+            eprintln!(
+                "Queue paused: nothing new is sent (here or in the app); {} running task(s) finish.",
+                state.running
+            );
+        }
+        QueueAction::Resume => {
+            let state = studio.resume_queue()?;
+            eprintln!(
+                "Queue resumed; {} job(s) queued. The app sends them, or run `fluxdesk resume` to send them from here.",
+                state.queued
+            );
+        }
+        QueueAction::Move { id, before, last: _ } => {
+            studio.move_job(id, before)?;
+            match before {
+                Some(b) => eprintln!("Moved job {id} before job {b}."),
+                None => eprintln!("Moved job {id} to the end of the queue."),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn key(action: KeyAction) -> Result<ExitCode, Error> {
@@ -357,4 +607,24 @@ async fn gallery_action(studio: &Studio, action: GalleryAction) -> Result<ExitCo
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_files_skip_blank_lines_and_comments() {
+        let text = "# foxes\n a red fox \n\n\t\n#a comment\nblue whale\r\n";
+        assert_eq!(prompts_from_text(text), vec!["a red fox".to_owned(), "blue whale".to_owned()]);
+    }
+
+    #[test]
+    fn seed_sweeps_parse() {
+        assert_eq!(parse_sweep("100").expect("ok"), SeedPlan::Sweep { start: 100, step: 1 });
+        assert_eq!(parse_sweep(" 7:3 ").expect("ok"), SeedPlan::Sweep { start: 7, step: 3 });
+        for bad in ["", "x", "1:y", "-1", "5:-2", "1:2:3"] {
+            assert!(parse_sweep(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -3,9 +3,12 @@
 use std::io::Write;
 
 use fluxdesk_core::ErrorCode;
+use fluxdesk_core::runner::usd;
 use fluxdesk_core::secrets::{KeySource, KeyStatus};
 use fluxdesk_core::studio::Studio;
-use fluxdesk_core::views::{AccountView, ImageView, JobEvent, ResumeReport};
+use fluxdesk_core::views::{
+    AccountView, CostSummary, ImageView, JobEvent, JobView, QueueState, ResumeReport,
+};
 use serde_json::json;
 
 /// The machine code as text, e.g. `RateLimited`.
@@ -151,6 +154,83 @@ pub fn resume_report(r: &ResumeReport, as_json: bool) {
     if !r.failed.is_empty() {
         println_stdout(&format!("{} task(s) failed: {:?}", r.failed.len(), r.failed));
     }
+    if !r.left_queued.is_empty() {
+        println_stdout(&format!(
+            "{} task(s) were left queued because the queue is paused; run `fluxdesk queue resume`, then `fluxdesk resume`.",
+            r.left_queued.len()
+        ));
+    }
+}
+
+fn job_json(j: &JobView) -> serde_json::Value {
+    json!({
+        "id": j.id,
+        "state": j.state,
+        "prompt": j.prompt,
+        "model": j.model.id(),
+        "width": j.width,
+        "height": j.height,
+        "task_id": j.task_id,
+        "cost_usd": j.cost_usd,
+        "created_at": j.created_at.to_rfc3339(),
+        "error": j.error.as_ref().map(|e| json!({ "code": code_name(e.code), "message": e.message })),
+    })
+}
+
+/// `queue list`: with `--json`, one object with the queue state and its jobs (in order).
+pub fn queue_list(state: &QueueState, jobs: &[JobView], as_json: bool) {
+    if as_json {
+        let v = json!({
+            "paused": state.paused,
+            "pause_reason": state.pause_reason,
+            "queued": state.queued,
+            "running": state.running,
+            "limit": state.limit,
+            "jobs": jobs.iter().map(job_json).collect::<Vec<_>>(),
+        });
+        println_stdout(&v.to_string());
+        return;
+    }
+    if let Some(reason) = state.pause_reason.as_deref().filter(|_| state.paused) {
+        println_stdout(&format!("Paused: {reason}"));
+    }
+    println_stdout(&format!(
+        "{} running, {} queued, up to {} at once",
+        state.running, state.queued, state.limit
+    ));
+    for j in jobs {
+        let prompt: String = j.prompt.chars().take(60).collect();
+        println_stdout(&format!(
+            "{:>6}  {:<11}  {:<12}  {:>4}×{:<4}  {}",
+            j.id,
+            j.state.as_str(),
+            j.model.short_name(),
+            j.width,
+            j.height,
+            prompt
+        ));
+    }
+}
+
+/// `cost`: spending today and this month, balance and budget.
+pub fn cost(c: &CostSummary, as_json: bool) {
+    if as_json {
+        println_stdout(&serde_json::to_string(c).unwrap_or_default());
+        return;
+    }
+    if c.demo {
+        println_stdout("Demo mode (simulated account; nothing is charged)");
+    }
+    println_stdout(&format!("Today       {}", usd(c.today_usd)));
+    println_stdout(&format!("This month  {}", usd(c.month_usd)));
+    match c.balance_usd {
+        Some(b) => println_stdout(&format!("Balance     {}", usd(b))),
+        None => println_stdout("Balance     unknown (PiAPI could not be reached)"),
+    }
+    match c.daily_budget_usd {
+        Some(b) => println_stdout(&format!("Daily cap   {}", usd(b))),
+        None => println_stdout("Daily cap   none"),
+    }
 }
 
 /// Prints one progress line per job state change on stderr (terminals only).
@@ -190,6 +270,13 @@ impl Progress {
                     JobEvent::Saved { job_id, image } => format!("job {job_id}: saved {}", image.path),
                     JobEvent::Failed { job_id, message, .. } => format!("job {job_id}: failed: {message}"),
                     JobEvent::Cancelled { job_id } => format!("job {job_id}: cancelled"),
+                    JobEvent::QueueChanged { state } => match &state.pause_reason {
+                        Some(reason) if state.paused => format!("queue paused: {reason}"),
+                        _ => format!("queue: up to {} at once, {} queued", state.limit, state.queued),
+                    },
+                    JobEvent::BatchFinished { saved, failed, cancelled, .. } => {
+                        format!("batch finished: {saved} saved, {failed} failed, {cancelled} cancelled")
+                    }
                 };
                 eprintln!("{line}");
             }

@@ -287,16 +287,21 @@ fn transient_faults_are_survived_and_failures_reported() {
     assert_eq!(sim.stats().creates, 1, "never two creates");
 
     // A 5xx on the create itself: PiAPI may or may not have made the task, so it is not resent.
-    sim.set_faults(Faults { server_errors: 1, ..Faults::default() });
+    // (Each run first reads the plan's limit from /account/info, which tries at most 3 times;
+    // with 4 faults the create gets a 500 whatever the interleaving.)
+    sim.set_faults(Faults { server_errors: 4, ..Faults::default() });
     let out = env.run(&["generate", "unlucky fox"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("[CreateUnknown]"), "{}", stderr(&out));
     assert!(stderr(&out).contains("not resent"), "says it was not resent");
-    // A 429 on the create surely created nothing: retried, one task.
-    sim.set_faults(Faults { rate_limits: 2, retry_after_secs: 1, ..Faults::default() });
+    // A 429 on the create surely created nothing: retried, one task. (Up to 3 of these go to
+    // /account/info; the create retries 4 times, so it meets at least 2 and absorbs all 5.)
+    sim.set_faults(Faults { rate_limits: 5, retry_after_secs: 1, ..Faults::default() });
+    let before = sim.stats().create_requests;
     let out = env.run(&["generate", "patient fox"]);
     assert!(out.status.success(), "rate limits on create are retried");
     assert_eq!(sim.stats().creates, 2);
+    assert!(sim.stats().create_requests >= before + 3, "the create met 429s: {:?}", sim.stats());
 
     sim.set_faults(Faults { fail_prompt: Some("FAILME".into()), ..Faults::default() });
     let out = env.run(&["generate", "please FAILME now"]);
@@ -487,4 +492,212 @@ fn key_status_never_prints_the_key() {
     assert!(
         !stdout(&out).contains("sk-super-secret-value") && !stderr(&out).contains("sk-super-secret-value")
     );
+}
+
+// ------------------------------------------------------------------------------------------------
+// The batch queue: concurrency, batch files, seed sweeps, kill -9 mid-batch, queue commands.
+// (Wall time against the ideal number of waves is measured by crates/fluxdesk-bench, not here.)
+// ------------------------------------------------------------------------------------------------
+
+impl Env {
+    fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        let out = child.wait_with_output().expect("wait");
+        eprintln!(
+            "$ fluxdesk {} < …\n-- status {:?}\n-- stdout\n{}\n-- stderr\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self._dir.path().join(name);
+        std::fs::write(&path, text).expect("write file");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+#[test]
+fn generate_count_with_concurrency_never_exceeds_it() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig { pending_ms: 20, processing_ms: 150, ..SimConfig::default() });
+    let env = Env::new().against(&sim);
+    let out = env.run(&[
+        "generate",
+        "many foxes",
+        "--count",
+        "12",
+        "--concurrency",
+        "3",
+        "--size",
+        "256x256",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out).len(), 12);
+    let stats = sim.stats();
+    assert!(stats.max_in_flight <= 3, "{stats:?}");
+    assert_eq!(stats.creates, 12);
+    assert_eq!(stats.rejected_concurrency, 0);
+    for bad in ["0", "101", "x"] {
+        let out = env.run(&["generate", "x", "--concurrency", bad]);
+        assert_eq!(out.status.code(), Some(2), "--concurrency {bad}");
+    }
+    assert_eq!(sim.stats().creates, 12);
+}
+
+#[test]
+fn batch_file_skips_comments_and_blank_lines_and_sweeps_seeds() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    let file = env.write("prompts.txt", "# my prompts\n\na red fox\n   \n# not this one\n  a blue whale  \n");
+    let out =
+        env.run(&["batch", &file, "--count", "2", "--seed-sweep", "100:5", "--size", "256x256", "--json"]);
+    assert!(out.status.success());
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 4);
+    let mut got: Vec<(String, i64)> = lines
+        .iter()
+        .map(|l| (l["prompt"].as_str().expect("prompt").to_owned(), l["seed"].as_i64().expect("seed")))
+        .collect();
+    got.sort();
+    let want: Vec<(String, i64)> = vec![
+        ("a blue whale".into(), 100),
+        ("a blue whale".into(), 105),
+        ("a red fox".into(), 100),
+        ("a red fox".into(), 105),
+    ];
+    assert_eq!(got, want);
+    assert_eq!(sim.stats().creates, 4);
+
+    // `-` reads the prompts from stdin; --seed locks them (image i uses SEED + i).
+    let out = env.run_with_stdin(
+        &["batch", "-", "--seed", "7", "--size", "256x256", "--json"],
+        "an owl\n#x\na moth\n",
+    );
+    assert!(out.status.success());
+    let mut seeds: Vec<i64> = json_lines(&out).iter().map(|l| l["seed"].as_i64().expect("seed")).collect();
+    seeds.sort_unstable();
+    assert_eq!(seeds, vec![7, 7]);
+
+    // Usage errors send nothing: no prompts, a missing file, a bad sweep, both seed options.
+    let empty = env.write("empty.txt", "# nothing\n\n");
+    for args in [
+        vec!["batch", empty.as_str()],
+        vec!["batch", "/nonexistent/prompts.txt"],
+        vec!["batch", file.as_str(), "--seed-sweep", "x:1"],
+        vec!["batch", file.as_str(), "--seed", "1", "--seed-sweep", "1"],
+        vec!["batch", file.as_str(), "--count", "0"],
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    assert_eq!(sim.stats().creates, 6);
+}
+
+/// The kill test for batches: kill -9 during a 20-task batch, then `fluxdesk resume`
+/// gives 20 images and exactly 20 creates.
+#[test]
+fn kill_during_a_20_task_batch_then_resume_gives_20_images_and_20_creates() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig { pending_ms: 100, processing_ms: 900, ..SimConfig::default() });
+    let env = Env::new().against(&sim);
+    let file = env.write("foxes.txt", "fox one\nfox two\nfox three\nfox four\n");
+    let mut child = env.spawn(&["batch", &file, "--count", "5", "--concurrency", "5", "--size", "256x256"]);
+    // All 20 are in the ledger before anything is sent; kill once the first wave of 5 is on
+    // PiAPI (ids written), while they process and 15 are still queued.
+    wait_until("first wave created", Duration::from_secs(20), || sim.stats().creates >= 5);
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    assert!(sim.stats().creates < 20, "killed mid-batch");
+
+    let list = env.run(&["queue", "list", "--json"]);
+    let q = &json_lines(&list)[0];
+    assert_eq!(q["jobs"].as_array().expect("jobs").len(), 20, "nothing lost: {q}");
+
+    let out = env.run(&["resume"]);
+    assert!(out.status.success(), "resume finishes everything");
+    let files = env.gallery_files();
+    assert_eq!(files.len(), 20, "20 images, no duplicates, no partial files: {files:?}");
+    assert_eq!(sim.stats().creates, 20, "20 creates: nothing paid twice");
+    let list = env.run(&["queue", "list", "--json"]);
+    assert_eq!(json_lines(&list)[0]["jobs"].as_array().expect("jobs").len(), 0);
+}
+
+#[test]
+fn queue_commands_pause_list_move_cancel_resume_and_cost() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    assert!(env.run(&["queue", "pause", "--reason", "lunch"]).status.success());
+
+    // A paused queue records the work and sends nothing; each job says why.
+    let out = env.run(&["generate", "paused fox", "--count", "3", "--size", "256x256"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("queue is paused: lunch"), "{}", stderr(&out));
+    assert_eq!(sim.stats().create_requests, 0);
+
+    let ids = |o: &Output| -> Vec<i64> {
+        json_lines(o)[0]["jobs"]
+            .as_array()
+            .expect("jobs")
+            .iter()
+            .map(|j| j["id"].as_i64().expect("id"))
+            .collect()
+    };
+    let list = env.run(&["queue", "list", "--json"]);
+    let q = &json_lines(&list)[0];
+    assert_eq!(q["paused"], true);
+    assert_eq!(q["pause_reason"], "lunch");
+    assert_eq!(q["queued"], 3);
+    let (a, b, c) = match ids(&list)[..] {
+        [a, b, c] => (a, b, c),
+        ref other => panic!("three queued jobs: {other:?}"),
+    };
+    let human = env.run(&["queue"]);
+    assert!(human.status.success() && stdout(&human).contains("Paused: lunch"), "{}", stdout(&human));
+
+    assert!(env.run(&["queue", "move", &c.to_string(), "--before", &a.to_string()]).status.success());
+    assert_eq!(ids(&env.run(&["queue", "list", "--json"])), vec![c, a, b]);
+    assert!(env.run(&["queue", "move", &c.to_string(), "--last"]).status.success());
+    assert_eq!(ids(&env.run(&["queue", "list", "--json"])), vec![a, b, c]);
+    assert_eq!(env.run(&["queue", "move", &c.to_string()]).status.code(), Some(2), "--before or --last");
+
+    let out = env.run(&["queue", "cancel", &b.to_string()]);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("never sent"), "{}", stderr(&out));
+    assert_eq!(ids(&env.run(&["queue", "list", "--json"])), vec![a, c]);
+
+    // Still paused: `resume` leaves them queued and says so.
+    let out = env.run(&["resume"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("left queued"), "{}", stdout(&out));
+    assert_eq!(sim.stats().create_requests, 0);
+
+    assert!(env.run(&["queue", "resume"]).status.success());
+    let out = env.run(&["resume"]);
+    assert!(out.status.success());
+    assert_eq!(env.gallery_files().len(), 2);
+    assert_eq!(sim.stats().creates, 2);
+
+    let out = env.run(&["cost", "--json"]);
+    assert!(out.status.success());
+    let cost = &json_lines(&out)[0];
+    assert!((cost["todayUsd"].as_f64().expect("today") - 0.003).abs() < 1e-9, "{cost}");
+    assert!(cost["monthUsd"].as_f64().expect("month") >= 0.003);
+    assert!(cost["balanceUsd"].as_f64().is_some());
+    assert!(stdout(&env.run(&["cost"])).contains("Today"));
 }

@@ -27,13 +27,13 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::{Error, Result};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a statement waits for another connection's write lock before failing with "busy".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migrations, in order: `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// Version 1: the task ledger, the image index, its trigram FTS index and the triggers that keep
 /// the FTS index in sync. Timestamps are INTEGER unix milliseconds (UTC).
@@ -117,6 +117,25 @@ CREATE TRIGGER images_fts_update AFTER UPDATE OF prompt, negative_prompt ON imag
         VALUES ('delete', old.id, old.prompt, old.negative_prompt);
     INSERT INTO images_fts(rowid, prompt, negative_prompt) VALUES (new.id, new.prompt, new.negative_prompt);
 END;
+"#;
+
+/// Version 2: the batch queue. `tasks.position` orders queued tasks (new tasks go last; a move
+/// permutes the positions of the queued tasks), and the one-row `queue_control` table holds the
+/// queue's pause switch, shared by every process using the file (the app and the CLI).
+const MIGRATION_2: &str = r#"
+ALTER TABLE tasks ADD COLUMN position INTEGER;
+UPDATE tasks SET position = id;
+CREATE INDEX tasks_queue ON tasks(position, id) WHERE state = 'queued';
+CREATE INDEX tasks_position ON tasks(position);
+
+CREATE TABLE queue_control (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    paused     INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+    reason     TEXT,
+    kind       TEXT,
+    updated_at INTEGER NOT NULL
+);
+INSERT INTO queue_control (id, paused, updated_at) VALUES (1, 0, 0);
 "#;
 
 /// A shared handle to the database (one connection; clones share it).

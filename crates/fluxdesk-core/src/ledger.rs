@@ -9,6 +9,7 @@
 //! ```text
 //! Queued → Submitting → Submitted → Running → Downloading → Saved
 //!    └──────────┴───────────┴──────────┴───────────┴──→ Failed | Cancelled | Abandoned
+//! Submitting → Queued only when PiAPI refused the create with 429 (nothing was created)
 //! ```
 //! Contract:
 //! - Transitions are checked in one `BEGIN IMMEDIATE` transaction, so two processes cannot both
@@ -20,6 +21,9 @@
 //!   [`Ledger::mark_submitted`] and [`Ledger::reopen`]. `Saved` is never overwritten.
 //! - A task left in `Submitting` by a dead process may or may not exist on PiAPI: it is reported
 //!   by [`Ledger::uncertain`] and must never be resent silently.
+//! - Queued tasks are ordered by `position` ([`Ledger::queued`], [`Ledger::move_queued`]); the
+//!   queue's pause switch lives here too ([`Ledger::queue_control`]) so every process sees it.
+//! - Costs ([`Ledger::cost_since`]) use PiAPI's reported `consume` where known, else the estimate.
 //! - [`Ledger::try_lease`] gives one process at a time the right to work a task. The runner holds a
 //!   lease from before `begin_submit` until the task ends, renewing it well before it expires.
 
@@ -174,6 +178,40 @@ const SELECT: &str = "SELECT t.id, t.batch_id, t.request_json, t.state, t.task_i
          OR (t.task_id IS NOT NULL AND i.task_id = t.task_id)) AS image_ids \
      FROM tasks t";
 
+/// Filters by lane: the batch-id prefix of the backend that owns a task (`"live:"`, `"demo:"`);
+/// a task without a batch id belongs to the `"live:"` lane; a `NULL` lane matches everything.
+/// Bound as the first SQL parameter.
+const LANE: &str = "(?1 IS NULL OR substr(COALESCE(t.batch_id, 'live:'), 1, length(?1)) = ?1)";
+
+/// The queue's pause switch ([`Ledger::queue_control`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueControl {
+    pub paused: bool,
+    /// Why, in words for the user (e.g. the daily budget was reached).
+    pub reason: Option<String>,
+    /// Who paused it: `"user"` or `"budget"`.
+    pub kind: Option<String>,
+}
+
+/// One queued task as a dispatcher sees it ([`Ledger::queue_order`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedRow {
+    pub id: i64,
+    pub batch_id: Option<String>,
+    pub estimated_cost_usd: f64,
+}
+
+/// How the tasks of one batch stand ([`Ledger::batch_summary`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// Not yet in a terminal state.
+    pub active: u32,
+    pub saved: u32,
+    /// Failed or abandoned.
+    pub failed: u32,
+    pub cancelled: u32,
+}
+
 /// What a guarded transition found.
 enum Step {
     /// The row was in an allowed state: apply the update.
@@ -191,27 +229,30 @@ impl Ledger {
         &self.db
     }
 
-    /// Records a task (state Queued) with its full request as JSON, before anything is sent.
+    /// Records a task (state Queued, last in the queue) with its full request as JSON, before
+    /// anything is sent.
     pub fn record(&self, req: &TaskRequest, batch_id: Option<&str>, retry_of: Option<i64>) -> Result<i64> {
-        let json =
-            serde_json::to_string(req).map_err(|e| Error::Internal(format!("encoding a request: {e}")))?;
+        let json = encode_request(req)?;
         let now = now_ms();
-        self.db.with(|c| {
-            c.query_row(
-                "INSERT INTO tasks (batch_id, request_json, model, task_type, state, estimated_cost_usd, \
-                     created_at, updated_at, retry_of) \
-                 VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?6, ?7) RETURNING id",
-                params![
-                    batch_id,
-                    json,
-                    req.model.id(),
-                    req.task_type.as_str(),
-                    req.estimated_cost_usd(),
-                    now,
-                    retry_of
-                ],
-                |r| r.get(0),
-            )
+        self.db.with(|c| insert_task(c, req, &json, batch_id, retry_of, now))
+    }
+
+    /// Records several tasks (state Queued, last in the queue, in this order) in one transaction:
+    /// either all of them are in the ledger or none is. Returns their ids in order.
+    pub fn record_batch(
+        &self,
+        reqs: &[TaskRequest],
+        batch_id: Option<&str>,
+        retry_of: Option<i64>,
+    ) -> Result<Vec<i64>> {
+        let encoded = reqs.iter().map(encode_request).collect::<Result<Vec<_>>>()?;
+        let now = now_ms();
+        self.db.with_tx(|tx| {
+            let mut ids = Vec::with_capacity(reqs.len());
+            for (req, json) in reqs.iter().zip(&encoded) {
+                ids.push(insert_task(tx, req, json, batch_id, retry_of, now)?);
+            }
+            Ok(ids)
         })
     }
 
@@ -438,9 +479,9 @@ impl Ledger {
         )
     }
 
-    /// Queued tasks never sent (safe to submit), oldest first.
+    /// Queued tasks never sent (safe to submit), in queue order (see [`Ledger::move_queued`]).
     pub fn queued(&self) -> Result<Vec<LedgerTask>> {
-        self.query(&format!("{SELECT} WHERE t.state = 'queued' ORDER BY t.id"), params![])
+        self.query(&format!("{SELECT} WHERE t.state = 'queued' ORDER BY t.position, t.id"), params![])
     }
 
     /// Tasks stuck in Submitting and not leased by a live process: it is unknown whether PiAPI
@@ -504,6 +545,216 @@ impl Ledger {
         })
     }
 
+    /// Submitting → Queued for a task whose create PiAPI refused with 429 (rate limit or plan
+    /// concurrency): such a refusal surely created nothing, so the task may be sent again later.
+    /// Only a task without a task id can go back; anything else is left as it is and `false` is
+    /// returned. Its `attempted_at` is cleared, so it no longer counts as spent.
+    pub fn requeue_refused(&self, id: i64) -> Result<bool> {
+        let now = now_ms();
+        self.db.with_tx(|tx| {
+            let n = tx.execute(
+                "UPDATE tasks SET state = 'queued', attempted_at = NULL, updated_at = ?2 \
+                 WHERE id = ?1 AND state = 'submitting' AND task_id IS NULL",
+                params![id, now],
+            )?;
+            if n == 0 {
+                current_state(tx, id)?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    /// Any active state → Cancelled, with a note for the user (kept as `error_message`, with
+    /// `error_code` Cancelled) and, when PiAPI confirmed the cancellation (it refunds pending
+    /// tasks), `consume = 0` so the task no longer counts as spent.
+    pub fn mark_cancelled_with(&self, id: i64, note: Option<&str>, refunded: bool) -> Result<()> {
+        let now = now_ms();
+        let code = note.map(|_| error_code_str(ErrorCode::Cancelled));
+        self.transition(id, TaskState::Cancelled, &ACTIVE, |tx| {
+            tx.execute(
+                "UPDATE tasks SET state = 'cancelled', finished_at = ?2, updated_at = ?2, \
+                     error_code = COALESCE(?3, error_code), error_message = COALESCE(?4, error_message), \
+                     consume = CASE WHEN ?5 THEN 0 ELSE consume END \
+                 WHERE id = ?1",
+                params![id, now, code, note, refunded],
+            )
+        })
+    }
+
+    /// The queue's pause switch, shared by every process using this database.
+    pub fn queue_control(&self) -> Result<QueueControl> {
+        self.db.with(|c| {
+            c.query_row("SELECT paused, reason, kind FROM queue_control WHERE id = 1", [], |r| {
+                Ok(QueueControl { paused: r.get::<_, i64>(0)? != 0, reason: r.get(1)?, kind: r.get(2)? })
+            })
+            .optional()
+            .map(Option::unwrap_or_default)
+        })
+    }
+
+    /// Sets the pause switch. Resuming clears the reason and kind.
+    pub fn set_queue_control(&self, control: &QueueControl) -> Result<()> {
+        let (reason, kind) =
+            if control.paused { (control.reason.as_deref(), control.kind.as_deref()) } else { (None, None) };
+        self.db.with(|c| {
+            c.execute(
+                "INSERT INTO queue_control (id, paused, reason, kind, updated_at) VALUES (1, ?1, ?2, ?3, ?4) \
+                 ON CONFLICT(id) DO UPDATE SET paused = ?1, reason = ?2, kind = ?3, updated_at = ?4",
+                params![control.paused, reason, kind, now_ms()],
+            )
+            .map(drop)
+        })
+    }
+
+    /// The queued tasks of `lane` (see [`lane_matches`]) in queue order: id, batch and estimate
+    /// only (what a dispatcher needs, without the image join of [`Ledger::queued`]).
+    pub fn queue_order(&self, lane: Option<&str>) -> Result<Vec<QueuedRow>> {
+        self.db.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT id, batch_id, estimated_cost_usd FROM tasks t WHERE t.state = 'queued' AND {LANE} \
+                 ORDER BY t.position, t.id"
+            ))?
+            .query_map(params![lane], |r| {
+                Ok(QueuedRow { id: r.get(0)?, batch_id: r.get(1)?, estimated_cost_usd: r.get(2)? })
+            })?
+            .collect()
+        })
+    }
+
+    /// Moves queued task `id` just before queued task `before`, or to the end of the queue with
+    /// `None`. The other queued tasks keep their order. [`Error::InvalidInput`] (field `job`)
+    /// when either task is not queued (it was already sent, finished or cancelled).
+    pub fn move_queued(&self, id: i64, before: Option<i64>) -> Result<()> {
+        let now = now_ms();
+        self.db.with_tx(|tx| {
+            let rows: Vec<(i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT id, COALESCE(position, id) FROM tasks WHERE state = 'queued' ORDER BY position, id",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let not_queued = |which: i64| -> Result<()> {
+                let state = current_state(tx, which)?;
+                Err(Error::invalid_input(
+                    "job",
+                    format!("job {which} is {state}; only queued jobs can be reordered"),
+                ))
+            };
+            let Some(from) = rows.iter().position(|(rid, _)| *rid == id) else {
+                return not_queued(id);
+            };
+            if let Some(b) = before
+                && !rows.iter().any(|(rid, _)| *rid == b)
+            {
+                return not_queued(b);
+            }
+            if before == Some(id) {
+                return Ok(());
+            }
+            let positions: Vec<i64> = rows.iter().map(|(_, p)| *p).collect();
+            let mut order: Vec<i64> = rows.iter().map(|(rid, _)| *rid).collect();
+            order.remove(from);
+            let at = match before {
+                Some(b) => order.iter().position(|rid| *rid == b).unwrap_or(order.len()),
+                None => order.len(),
+            };
+            order.insert(at, id);
+            // The same set of positions, handed out in the new order: tasks recorded later still
+            // get a higher position and so still go last.
+            let mut stmt = tx.prepare_cached("UPDATE tasks SET position = ?2, updated_at = ?3 WHERE id = ?1")?;
+            for (rid, pos) in order.iter().zip(positions) {
+                stmt.execute(params![rid, pos, now])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// What the tasks of `lane` sent since `since` cost: PiAPI's `consume` where it reported one
+    /// (0 after a confirmed cancellation), else the estimate. Counts the same tasks as
+    /// [`Ledger::spent_since`] (everything that may have been charged).
+    pub fn cost_since(&self, since: DateTime<Utc>, lane: Option<&str>) -> Result<f64> {
+        self.committed_cost_since(since, lane, &[])
+    }
+
+    /// [`Ledger::cost_since`] plus the estimates of `reserved` tasks that are still queued (a
+    /// dispatcher's claimed-but-not-yet-sent tasks), read in one statement so a task that is sent
+    /// in between is counted exactly once.
+    pub fn committed_cost_since(
+        &self,
+        since: DateTime<Utc>,
+        lane: Option<&str>,
+        reserved: &[i64],
+    ) -> Result<f64> {
+        let create_unknown = error_code_str(ErrorCode::CreateUnknown);
+        let reserved_list = reserved.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "SELECT COALESCE(SUM(CASE \
+                 WHEN t.state = 'queued' THEN t.estimated_cost_usd \
+                 WHEN t.consume IS NOT NULL THEN t.consume * 1e-7 \
+                 ELSE t.estimated_cost_usd END), 0.0) \
+             FROM tasks t WHERE {LANE} AND ( \
+                 (t.attempted_at >= ?2 AND (t.task_id IS NOT NULL OR t.state = 'submitting' OR t.error_code = ?3)) \
+                 OR (t.state = 'queued' AND t.id IN ({reserved_list})))"
+        );
+        self.db.with(|c| c.query_row(&sql, params![lane, to_ms(since), create_unknown], |r| r.get(0)))
+    }
+
+    /// How many tasks of `lane` are queued, and how many are on their way (submitting, submitted,
+    /// running or downloading).
+    pub fn queue_counts(&self, lane: Option<&str>) -> Result<(u32, u32)> {
+        self.db.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT COALESCE(SUM(t.state = 'queued'), 0), \
+                         COALESCE(SUM(t.state IN ('submitting', 'submitted', 'running', 'downloading')), 0) \
+                     FROM tasks t WHERE t.state IN ('queued', 'submitting', 'submitted', 'running', 'downloading') \
+                         AND {LANE}"
+                ),
+                params![lane],
+                |r| {
+                    let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+                    Ok((n(r.get(0)?), n(r.get(1)?)))
+                },
+            )
+        })
+    }
+
+    /// The unfinished tasks of `lane`: those on their way first (oldest first), then the queued
+    /// ones in queue order.
+    pub fn active_in_order(&self, lane: Option<&str>) -> Result<Vec<LedgerTask>> {
+        self.query(
+            &format!(
+                "{SELECT} WHERE t.state IN ('queued', 'submitting', 'submitted', 'running', 'downloading') \
+                     AND {LANE} \
+                 ORDER BY t.state = 'queued', CASE WHEN t.state = 'queued' THEN t.position ELSE t.id END, t.id"
+            ),
+            params![lane],
+        )
+    }
+
+    /// How the tasks of one batch stand.
+    pub fn batch_summary(&self, batch_id: &str) -> Result<BatchSummary> {
+        self.db.with(|c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(state IN ('queued', 'submitting', 'submitted', 'running', 'downloading')), 0), \
+                     COALESCE(SUM(state = 'saved'), 0), \
+                     COALESCE(SUM(state IN ('failed', 'abandoned')), 0), \
+                     COALESCE(SUM(state = 'cancelled'), 0) \
+                 FROM tasks WHERE batch_id = ?1",
+                [batch_id],
+                |r| {
+                    let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+                    Ok(BatchSummary {
+                        active: n(r.get(0)?),
+                        saved: n(r.get(1)?),
+                        failed: n(r.get(2)?),
+                        cancelled: n(r.get(3)?),
+                    })
+                },
+            )
+        })
+    }
+
     fn query(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<LedgerTask>> {
         self.db.with(|c| c.prepare_cached(sql)?.query_map(params, task_from_row)?.collect())
     }
@@ -537,6 +788,39 @@ impl Ledger {
             Ok(())
         })
     }
+}
+
+fn encode_request(req: &TaskRequest) -> Result<String> {
+    serde_json::to_string(req).map_err(|e| Error::Internal(format!("encoding a request: {e}")))
+}
+
+/// Inserts one queued task at the end of the queue (position = the highest so far + 1).
+fn insert_task(
+    c: &rusqlite::Connection,
+    req: &TaskRequest,
+    json: &str,
+    batch_id: Option<&str>,
+    retry_of: Option<i64>,
+    now: i64,
+) -> rusqlite::Result<i64> {
+    c.prepare_cached(
+        "INSERT INTO tasks (batch_id, request_json, model, task_type, state, estimated_cost_usd, \
+             created_at, updated_at, retry_of, position) \
+         VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?6, ?7, \
+             (SELECT COALESCE(MAX(position), 0) + 1 FROM tasks)) RETURNING id",
+    )?
+    .query_row(
+        params![
+            batch_id,
+            json,
+            req.model.id(),
+            req.task_type.as_str(),
+            req.estimated_cost_usd(),
+            now,
+            retry_of
+        ],
+        |r| r.get(0),
+    )
 }
 
 fn current_state(tx: &Transaction, id: i64) -> Result<TaskState> {

@@ -1,4 +1,5 @@
-//! The job runner: turns a ledger task into saved gallery images, exactly once.
+//! The job runner: turns a ledger task into saved gallery images, exactly once, and sends queued
+//! tasks within the plan's concurrency limit.
 //!
 //! The order of writes is the whole point of this module:
 //! 1. the task is already in the ledger (state `queued`) before the runner sees it;
@@ -13,23 +14,35 @@
 //!
 //! A cross-process lease in the ledger keeps two processes from working the same task at the same
 //! time; the lease is renewed while the task runs and expires on its own if the process dies.
+//!
+//! The queue (see [`crate::queue`]): queued tasks are sent by one dispatcher loop per runner, in
+//! ledger queue order, one whenever a slot of the adaptive limit is free, and only while the
+//! queue is not paused (the pause switch lives in the database, so `fluxdesk queue pause` pauses
+//! the app too). Before each send the daily budget is checked; reaching it pauses the queue with
+//! the reason. A create refused with 429 (rate limit or plan concurrency) created nothing: the
+//! task goes back to `queued` (keeping its place), the limit is halved and held back for
+//! `Retry-After`, and the task is sent again later, so a storm of 429s still ends with exactly
+//! one create per task. Tasks already on PiAPI (resumed ones) take a slot too, so this process
+//! never has more than the limit in flight.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use chrono::{Local, Utc};
+use chrono::{DateTime, Datelike, Local, TimeZone, Utc};
 use piapi::{DownloadOptions, ErrorCode, PollEvent, TaskStatus};
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::files;
 use crate::gallery::{Gallery, ImageRecord, NewImage};
-use crate::ledger::{Ledger, LedgerTask, TaskState};
+use crate::ledger::{Ledger, LedgerTask, QueueControl, TaskState};
 use crate::metadata::{self, ImageMeta};
+use crate::queue::{self, Permit, Queue};
 use crate::thumbs;
-use crate::views::{ImageView, JobEvent, ResumeReport};
+use crate::views::{ImageView, JobEvent, QueueState, ResumeReport};
 use crate::{Error, Result};
 
 /// How long a lease lasts without renewal. A crashed process's tasks become claimable after this.
@@ -37,6 +50,15 @@ pub const LEASE_TTL: Duration = Duration::from_secs(15);
 const LEASE_RENEW_EVERY: Duration = Duration::from_secs(4);
 /// Minimum gap between two rate-limited progress events of one job.
 const PROGRESS_EVERY: Duration = Duration::from_millis(120);
+/// How often an idle dispatcher looks at the database (the pause switch may be flipped by another
+/// process, and another process may cancel or take one of our queued tasks).
+const DISPATCH_TICK: Duration = Duration::from_millis(400);
+/// What a cancelled job that PiAPI would not (or could not) cancel says.
+pub const STOPPED_WAITING: &str = "Fluxdesk stopped waiting; PiAPI may still charge for this task";
+/// `QueueControl::kind` of a pause caused by the daily budget.
+pub const PAUSE_KIND_BUDGET: &str = "budget";
+/// `QueueControl::kind` of a pause asked for by the user.
+pub const PAUSE_KIND_USER: &str = "user";
 
 /// What happened to one job.
 #[derive(Debug)]
@@ -49,6 +71,10 @@ pub enum JobOutcome {
     Cancelled,
     /// Another process holds this task's lease and is working on it.
     Busy,
+    /// Not sent: the queue is paused (it stays queued and is sent after a resume).
+    Paused {
+        reason: String,
+    },
 }
 
 impl JobOutcome {
@@ -64,7 +90,7 @@ pub struct RunnerParts {
     pub thumbs_dir: PathBuf,
     pub client: piapi::Client,
     pub events: broadcast::Sender<JobEvent>,
-    /// Tasks in flight on PiAPI at once (the plan's concurrency).
+    /// Tasks in flight on PiAPI at once (the setting; the plan's limit, when known, caps it).
     pub concurrency: usize,
     /// Stamped into image metadata.
     pub generator: String,
@@ -79,15 +105,70 @@ pub struct Runner {
 struct Inner {
     parts: RunnerParts,
     owner: String,
-    limit: Arc<Semaphore>,
+    queue: Queue,
+    /// The batch-id prefix of the tasks this runner sends (`None`: any).
+    lane: Option<String>,
+    /// Tasks cost money: the daily budget applies.
+    charges: bool,
+    /// The queue generation this runner's dispatcher belongs to; a newer runner replaces it.
+    generation: u64,
+    dispatcher_started: AtomicBool,
     cancels: Mutex<HashMap<i64, CancellationToken>>,
 }
 
+/// How a run of one job ended.
+enum RunEnd {
+    Done(JobOutcome),
+    /// PiAPI refused the create with 429: the task is queued again (nothing was created).
+    Requeued,
+}
+
+/// Why `drive` stopped early.
+enum Stop {
+    Requeued,
+    Error(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Error(e)
+    }
+}
+
+impl From<piapi::Error> for Stop {
+    fn from(e: piapi::Error) -> Self {
+        Stop::Error(e.into())
+    }
+}
+
 impl Runner {
+    /// A runner with its own queue (limit `parts.concurrency`), sending any queued task it is
+    /// given, with no budget.
     pub fn new(parts: RunnerParts) -> Runner {
+        let queue = Queue::new(u32::try_from(parts.concurrency).unwrap_or(u32::MAX));
+        Runner::with_queue(parts, queue, None, false)
+    }
+
+    /// A runner sharing `queue` (it replaces the queue's previous runner, whose dispatcher stops;
+    /// its running tasks finish). `lane` is the batch-id prefix of the tasks it sends; `charges`
+    /// says whether they cost money (the daily budget applies).
+    pub fn with_queue(parts: RunnerParts, queue: Queue, lane: Option<&str>, charges: bool) -> Runner {
         let owner = format!("pid:{}:{:08x}", std::process::id(), rand::random::<u32>());
-        let limit = Arc::new(Semaphore::new(parts.concurrency.max(1)));
-        Runner { inner: Arc::new(Inner { parts, owner, limit, cancels: Mutex::new(HashMap::new()) }) }
+        let setting = u32::try_from(parts.concurrency).unwrap_or(u32::MAX);
+        queue.limiter().configure(Some(setting), None, None);
+        let generation = queue.next_generation();
+        Runner {
+            inner: Arc::new(Inner {
+                parts,
+                owner,
+                queue,
+                lane: lane.map(str::to_owned),
+                charges,
+                generation,
+                dispatcher_started: AtomicBool::new(false),
+                cancels: Mutex::new(HashMap::new()),
+            }),
+        }
     }
 
     pub fn client(&self) -> &piapi::Client {
@@ -102,6 +183,15 @@ impl Runner {
         &self.inner.parts.ledger
     }
 
+    pub fn queue(&self) -> &Queue {
+        &self.inner.queue
+    }
+
+    /// The batch-id prefix of the tasks this runner sends (`None`: any).
+    pub fn lane(&self) -> Option<&str> {
+        self.inner.lane.as_deref()
+    }
+
     /// Converts a gallery record to what the UI sees.
     pub fn image_view(&self, rec: &ImageRecord) -> ImageView {
         image_view(&self.inner.parts.gallery, rec)
@@ -112,14 +202,185 @@ impl Runner {
         let _ = self.inner.parts.events.send(ev);
     }
 
+    /// The queue as the UI sees it, for this runner's lane.
+    pub fn queue_state(&self) -> QueueState {
+        self.inner.queue.snapshot(&self.inner.parts.ledger, self.lane())
+    }
+
+    fn emit_queue_changed(&self) {
+        self.emit(JobEvent::QueueChanged { state: self.queue_state() });
+    }
+
+    /// Reads the account (balance, plan limit), caches it in the queue and applies the plan's
+    /// concurrency limit.
+    pub async fn refresh_account(&self) -> Result<piapi::AccountInfo> {
+        let info = self.inner.parts.client.account_info().await?;
+        self.inner.queue.set_account(info.clone());
+        if let Some(n) = info.max_concurrent_tasks
+            && self.inner.queue.limiter().configure(None, None, Some(n))
+        {
+            self.emit_queue_changed();
+        }
+        Ok(info)
+    }
+
+    /// Starts the dispatcher and learns the plan's limit in the background (the first send waits
+    /// for it briefly). Call once after building the runner inside a tokio runtime.
+    pub fn start(&self) {
+        self.ensure_dispatcher();
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        self.inner.queue.expect_plan();
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.refresh_account().await {
+                tracing::info!("could not read the account's plan limit; using the setting: {e}");
+            }
+            me.inner.queue.plan_settled();
+        });
+    }
+
+    /// Hands queued jobs to this runner's dispatcher: they are sent in queue order within the
+    /// limit, unless the queue is paused. Returns one receiver per job for its outcome (drop it
+    /// if nobody waits).
+    pub fn enqueue(&self, ids: &[i64]) -> Vec<(i64, oneshot::Receiver<JobOutcome>)> {
+        let out = self.inner.queue.adopt(ids, self.lane());
+        self.ensure_dispatcher();
+        out
+    }
+
     /// Spawns [`Runner::run`] on the current tokio runtime.
     pub fn spawn(&self, job_id: i64) -> tokio::task::JoinHandle<JobOutcome> {
         let me = self.clone();
         tokio::spawn(async move { me.run(job_id).await })
     }
 
-    /// Drives one ledger task to its end: submit if queued, poll, download, save.
+    /// Drives one ledger task to its end: a queued one goes through the queue (in order, within
+    /// the limit, unless paused); one already sent is polled, downloaded and saved.
     pub async fn run(&self, job_id: i64) -> JobOutcome {
+        loop {
+            let state = match self.inner.parts.ledger.get(job_id) {
+                Ok(t) => t.state,
+                Err(e) => return JobOutcome::Failed(e),
+            };
+            if state == TaskState::Queued {
+                let Some((_, rx)) = self.enqueue(&[job_id]).pop() else {
+                    return JobOutcome::Failed(Error::Internal("the queue lost a job".into()));
+                };
+                return rx.await.unwrap_or_else(|_| {
+                    JobOutcome::Failed(Error::Internal("the queue stopped before the job ran".into()))
+                });
+            }
+            match self.run_inner(job_id, None).await {
+                RunEnd::Done(outcome) => return outcome,
+                RunEnd::Requeued => continue,
+            }
+        }
+    }
+
+    fn ensure_dispatcher(&self) {
+        if self.inner.dispatcher_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            self.inner.dispatcher_started.store(false, Ordering::SeqCst);
+            return;
+        };
+        handle.spawn(dispatch_loop(Arc::downgrade(&self.inner), self.inner.queue.clone()));
+    }
+
+    /// Reads the pause switch; announces a change.
+    fn observe_pause(&self) -> Result<QueueControl> {
+        let control = self.inner.parts.ledger.queue_control()?;
+        if self.inner.queue.observe_control(&control) {
+            self.emit_queue_changed();
+        }
+        Ok(control)
+    }
+
+    /// One round of the dispatcher. Returns whether to look again at once.
+    async fn dispatch_step(&self) -> Result<bool> {
+        let q = &self.inner.queue;
+        let ledger = &self.inner.parts.ledger;
+        let lane = self.lane();
+        let control = self.observe_pause()?;
+        if !q.has_unclaimed(lane) {
+            return Ok(false);
+        }
+        let order = ledger.queue_order(lane)?;
+        let queued: HashSet<i64> = order.iter().map(|r| r.id).collect();
+        for (id, waiter) in q.take_stale(lane, &queued) {
+            // Cancelled or taken by another process meanwhile: settle it the ordinary way.
+            let me = self.clone();
+            tokio::spawn(async move {
+                let outcome = me.run(id).await;
+                if let Some(w) = waiter {
+                    let _ = w.send(outcome);
+                }
+            });
+        }
+        if control.paused {
+            q.release_waiters(lane, &queue::pause_text(&control));
+            return Ok(false);
+        }
+        if !order.iter().any(|r| q.claimable(r.id, lane)) {
+            return Ok(false);
+        }
+        q.wait_for_plan().await;
+        let permit = q.limiter().acquire().await;
+        // The queue may have changed while we waited for the slot (or a newer runner, with a new
+        // key or settings, took over: it sends the job instead).
+        if self.inner.generation != q.generation() || self.observe_pause()?.paused {
+            return Ok(true);
+        }
+        let order = ledger.queue_order(lane)?;
+        let Some(row) = order.into_iter().find(|r| q.claimable(r.id, lane)) else { return Ok(true) };
+        if self.inner.charges
+            && let Some(cap) = q.daily_budget()
+        {
+            let spent = ledger.committed_cost_since(start_of_today(), lane, &q.reserved())?;
+            if spent + row.estimated_cost_usd > cap + 1e-9 {
+                self.pause_for_budget(cap, spent)?;
+                return Ok(true);
+            }
+        }
+        if !q.claim(row.id) {
+            return Ok(true);
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let id = row.id;
+            match me.run_inner(id, Some(permit)).await {
+                RunEnd::Requeued => me.inner.queue.unclaim(id),
+                RunEnd::Done(outcome) => {
+                    if let Some(w) = me.inner.queue.forget(id) {
+                        let _ = w.send(outcome);
+                    }
+                }
+            }
+        });
+        Ok(true)
+    }
+
+    fn pause_for_budget(&self, cap: f64, spent: f64) -> Result<()> {
+        let reason = format!(
+            "Daily budget of {} reached ({} spent today); the queue is paused. Raise the cap in \
+             Settings, or resume the queue tomorrow.",
+            usd(cap),
+            usd(spent)
+        );
+        tracing::info!("{reason}");
+        let control =
+            QueueControl { paused: true, reason: Some(reason), kind: Some(PAUSE_KIND_BUDGET.into()) };
+        self.inner.parts.ledger.set_queue_control(&control)?;
+        self.inner.queue.observe_control(&control);
+        self.emit_queue_changed();
+        Ok(())
+    }
+
+    /// Runs one job in this process: lease, drive, record the end, release.
+    async fn run_inner(&self, job_id: i64, permit: Option<Permit>) -> RunEnd {
         let inner = &self.inner;
         let cancel = CancellationToken::new();
         {
@@ -127,7 +388,7 @@ impl Runner {
             // second run in this process through.
             let mut running = lock(&inner.cancels);
             if running.contains_key(&job_id) {
-                return JobOutcome::Busy;
+                return RunEnd::Done(JobOutcome::Busy);
             }
             running.insert(job_id, cancel.clone());
         }
@@ -135,36 +396,78 @@ impl Runner {
             Ok(true) => {}
             Ok(false) => {
                 lock(&inner.cancels).remove(&job_id);
-                return JobOutcome::Busy;
+                return RunEnd::Done(JobOutcome::Busy);
             }
             Err(e) => {
                 lock(&inner.cancels).remove(&job_id);
-                return JobOutcome::Failed(e);
+                return RunEnd::Done(JobOutcome::Failed(e));
             }
         }
         let renew = self.spawn_lease_renewal(job_id, cancel.clone());
 
-        let outcome = match self.drive(job_id, &cancel).await {
-            Ok(images) => JobOutcome::Saved(images),
-            Err(Error::Api(piapi::Error::Cancelled { .. })) => {
-                if let Err(e) = inner.parts.ledger.mark_cancelled(job_id) {
+        let end = match self.drive(job_id, &cancel, permit).await {
+            Ok(images) => {
+                if inner.queue.limiter().on_success() {
+                    self.emit_queue_changed();
+                }
+                RunEnd::Done(JobOutcome::Saved(images))
+            }
+            Err(Stop::Requeued) => RunEnd::Requeued,
+            Err(Stop::Error(Error::Api(piapi::Error::Cancelled { .. }))) => {
+                if let Err(e) = self.record_cancel(job_id, cancel.is_cancelled()).await {
                     tracing::warn!(job_id, "could not record cancellation: {e}");
                 }
                 self.emit(JobEvent::Cancelled { job_id });
-                JobOutcome::Cancelled
+                RunEnd::Done(JobOutcome::Cancelled)
             }
-            Err(e) => {
+            Err(Stop::Error(e)) => {
                 self.emit(JobEvent::Failed { job_id, code: e.code(), message: e.to_string() });
-                JobOutcome::Failed(e)
+                RunEnd::Done(JobOutcome::Failed(e))
             }
         };
 
         renew.abort();
         lock(&inner.cancels).remove(&job_id);
+        inner.queue.unreserve(job_id);
         if let Err(e) = inner.parts.ledger.release(job_id, &inner.owner) {
             tracing::warn!(job_id, "could not release lease: {e}");
         }
-        outcome
+        if matches!(end, RunEnd::Done(_)) {
+            self.after_end(job_id);
+        }
+        end
+    }
+
+    /// Announces the job's batch as finished when this was its last unfinished job, and reads
+    /// the balance again.
+    fn after_end(&self, job_id: i64) {
+        let ledger = &self.inner.parts.ledger;
+        let Ok(task) = ledger.get(job_id) else { return };
+        let Some(batch_id) = task.batch_id.filter(|_| task.state.is_terminal()) else { return };
+        let summary = match ledger.batch_summary(&batch_id) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(job_id, "could not summarise the batch: {e}");
+                return;
+            }
+        };
+        if summary.active > 0 || !self.inner.queue.first_finish(&batch_id) {
+            return;
+        }
+        self.emit(JobEvent::BatchFinished {
+            batch_id,
+            saved: summary.saved,
+            failed: summary.failed,
+            cancelled: summary.cancelled,
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let me = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = me.refresh_account().await {
+                    tracing::info!("could not refresh the balance after a batch: {e}");
+                }
+            });
+        }
     }
 
     fn spawn_lease_renewal(&self, job_id: i64, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -175,79 +478,152 @@ impl Runner {
                     _ = cancel.cancelled() => {}
                     _ = tokio::time::sleep(LEASE_RENEW_EVERY) => {}
                 }
-                if let Err(e) = me.inner.parts.ledger.try_lease(job_id, &me.inner.owner, LEASE_TTL) {
+                let ledger = &me.inner.parts.ledger;
+                if let Err(e) = ledger.try_lease(job_id, &me.inner.owner, LEASE_TTL) {
                     tracing::warn!(job_id, "lease renewal failed: {e}");
                 }
                 if cancel.is_cancelled() {
                     // Keep renewing while the run loop records the cancellation; it aborts us.
                     tokio::time::sleep(LEASE_RENEW_EVERY).await;
+                } else if ledger.get(job_id).is_ok_and(|t| t.state == TaskState::Cancelled) {
+                    // Cancelled by another process (`fluxdesk queue cancel`): stop waiting.
+                    cancel.cancel();
                 }
             }
         })
     }
 
-    /// Requests cancellation. A queued job is dropped at once; a running one is cancelled on
-    /// PiAPI where the API allows it (pending tasks only) and otherwise no longer waited for.
+    /// Cancels a job. A queued one is dropped (nothing is sent). One already sent is cancelled
+    /// on PiAPI where the API allows it (pending tasks only, refunded); otherwise Fluxdesk stops
+    /// waiting for it and the job says plainly that PiAPI may still charge for it
+    /// ([`STOPPED_WAITING`], in the job's error message). Cancelling a finished job does nothing.
     pub async fn cancel(&self, job_id: i64) -> Result<()> {
+        let ledger = &self.inner.parts.ledger;
+        let task = ledger.get(job_id)?;
+        if task.state.is_terminal() {
+            return Ok(());
+        }
         let token = lock(&self.inner.cancels).get(&job_id).cloned();
-        let task = self.inner.parts.ledger.get(job_id)?;
-        if let Some(task_id) = task.task_id.as_deref()
-            && !is_terminal(task.state)
-        {
-            // Best effort: PiAPI only cancels pending tasks; the error tells the user why not.
-            if let Err(e) = self.inner.parts.client.cancel_task(task_id).await {
-                tracing::info!(job_id, "PiAPI did not cancel the task: {e}");
-            }
+        if let Some(t) = token {
+            // Our run stops, cancels on PiAPI if it can, records and announces it.
+            t.cancel();
+            return Ok(());
         }
-        match token {
-            Some(t) => t.cancel(),
-            None if !is_terminal(task.state) => {
-                self.inner.parts.ledger.mark_cancelled(job_id)?;
-                self.emit(JobEvent::Cancelled { job_id });
-            }
-            None => {}
+        match task.task_id.as_deref() {
+            // Queued: dropped. Submitting in another process: it notices and stops.
+            None => ledger.mark_cancelled(job_id)?,
+            Some(task_id) => self.cancel_remote(job_id, task_id).await?,
         }
+        if let Some(w) = self.inner.queue.forget(job_id) {
+            let _ = w.send(JobOutcome::Cancelled);
+        }
+        self.inner.queue.wake();
+        self.emit(JobEvent::Cancelled { job_id });
+        self.after_end(job_id);
         Ok(())
     }
 
-    async fn drive(&self, job_id: i64, cancel: &CancellationToken) -> Result<Vec<ImageRecord>> {
+    /// Records the cancellation of a job whose run stopped. `by_user`: our token fired (else
+    /// PiAPI reported the task cancelled).
+    async fn record_cancel(&self, job_id: i64, by_user: bool) -> Result<()> {
+        let ledger = &self.inner.parts.ledger;
+        let task = ledger.get(job_id)?;
+        if task.state.is_terminal() {
+            return Ok(());
+        }
+        match task.task_id.as_deref() {
+            Some(task_id) if by_user => self.cancel_remote(job_id, task_id).await,
+            _ => ledger.mark_cancelled(job_id),
+        }
+    }
+
+    /// Asks PiAPI to cancel the task and records the result.
+    async fn cancel_remote(&self, job_id: i64, task_id: &str) -> Result<()> {
+        let ledger = &self.inner.parts.ledger;
+        match self.inner.parts.client.cancel_task(task_id).await {
+            Ok(()) => ledger.mark_cancelled_with(job_id, None, true),
+            Err(e) => {
+                tracing::info!(job_id, "PiAPI did not cancel the task: {e}");
+                let why = match e {
+                    piapi::Error::InvalidInput { .. } => {
+                        "it had already started, and PiAPI cancels only pending tasks".to_owned()
+                    }
+                    other => format!("the cancel request failed: {other}"),
+                };
+                ledger.mark_cancelled_with(job_id, Some(&format!("{STOPPED_WAITING} ({why}).")), false)
+            }
+        }
+    }
+
+    /// The result for a task that is already over, if it is.
+    fn ended(&self, task: &LedgerTask) -> Option<std::result::Result<Vec<ImageRecord>, Stop>> {
+        match task.state {
+            TaskState::Saved => Some(self.saved_images(task).map_err(Stop::Error)),
+            TaskState::Failed | TaskState::Abandoned => Some(Err(piapi::Error::TaskFailed {
+                task_id: task.task_id.clone().unwrap_or_default(),
+                message: task.error_message.clone().unwrap_or_else(|| "it ended earlier".into()),
+            }
+            .into())),
+            TaskState::Cancelled => {
+                Some(Err(piapi::Error::Cancelled { task_id: task.task_id.clone() }.into()))
+            }
+            _ => None,
+        }
+    }
+
+    async fn drive(
+        &self,
+        job_id: i64,
+        cancel: &CancellationToken,
+        permit: Option<Permit>,
+    ) -> std::result::Result<Vec<ImageRecord>, Stop> {
         let parts = &self.inner.parts;
         let task = parts.ledger.get(job_id)?;
-        match task.state {
-            TaskState::Saved => return self.saved_images(&task),
-            TaskState::Failed | TaskState::Abandoned => {
-                return Err(Error::Api(piapi::Error::TaskFailed {
-                    task_id: task.task_id.clone().unwrap_or_default(),
-                    message: task.error_message.clone().unwrap_or_else(|| "it ended earlier".into()),
-                }));
-            }
-            TaskState::Cancelled => {
-                return Err(piapi::Error::Cancelled { task_id: task.task_id.clone() }.into());
-            }
-            _ => {}
+        if let Some(end) = self.ended(&task) {
+            return end;
         }
 
         // Wait for a slot in the plan's concurrency (a resumed task is already in flight on PiAPI
         // but still takes a slot, so we never exceed the plan from this process).
-        let _permit = tokio::select! {
-            p = self.inner.limit.clone().acquire_owned() => p.map_err(|_| Error::Internal("runner closed".into()))?,
-            _ = cancel.cancelled() => return Err(piapi::Error::Cancelled { task_id: None }.into()),
+        let _permit = match permit {
+            Some(p) => p,
+            None => tokio::select! {
+                p = self.inner.queue.limiter().acquire() => p,
+                _ = cancel.cancelled() => return Err(piapi::Error::Cancelled { task_id: None }.into()),
+            },
         };
+        // Read again: it may have changed while we waited.
+        let task = parts.ledger.get(job_id)?;
+        if let Some(end) = self.ended(&task) {
+            return end;
+        }
 
         let task_id = match task.state {
             TaskState::Queued => self.submit(&task, cancel).await?,
             TaskState::Submitting => {
                 let e = uncertain_error();
                 parts.ledger.mark_failed(job_id, ErrorCode::CreateUnknown, &e.to_string())?;
-                return Err(e);
+                return Err(e.into());
             }
             _ => task.task_id.clone().ok_or_else(|| {
                 Error::Internal(format!("job {job_id} is {:?} without a task id", task.state))
             })?,
         };
+        if cancel.is_cancelled() {
+            // Cancelled while the create was in flight: the run cancels it on PiAPI.
+            return Err(piapi::Error::Cancelled { task_id: Some(task_id) }.into());
+        }
 
         let done = self.poll(&task, &task_id, cancel).await?;
-        parts.ledger.mark_downloading(job_id, done.consume)?;
+        if let Err(e) = parts.ledger.mark_downloading(job_id, done.consume) {
+            // Cancelled by another process while we polled.
+            return Err(match parts.ledger.get(job_id) {
+                Ok(t) if t.state == TaskState::Cancelled => {
+                    piapi::Error::Cancelled { task_id: Some(task_id) }.into()
+                }
+                _ => e.into(),
+            });
+        }
         let images = self.save_outputs(&task, &done, cancel).await?;
         parts.ledger.mark_saved(job_id)?;
         // Announce only what is durable: the files, the index rows and the ledger state.
@@ -258,17 +634,25 @@ impl Runner {
     }
 
     /// Sends the create request once. Returns PiAPI's task id, already written to the ledger.
-    async fn submit(&self, task: &LedgerTask, cancel: &CancellationToken) -> Result<String> {
+    /// A 429 refusal puts the task back in the queue ([`Stop::Requeued`]).
+    async fn submit(
+        &self,
+        task: &LedgerTask,
+        cancel: &CancellationToken,
+    ) -> std::result::Result<String, Stop> {
         let parts = &self.inner.parts;
         if cancel.is_cancelled() {
             return Err(piapi::Error::Cancelled { task_id: None }.into());
         }
-        if !parts.ledger.begin_submit(task.id)? {
+        let claimed = parts.ledger.begin_submit(task.id);
+        // From here the ledger counts it as spent (or it is not ours to send).
+        self.inner.queue.unreserve(task.id);
+        if !claimed? {
             // Cancelled or taken between our read and the claim.
             let now = parts.ledger.get(task.id)?;
             return match now.state {
                 TaskState::Cancelled => Err(piapi::Error::Cancelled { task_id: None }.into()),
-                _ => now.task_id.ok_or_else(uncertain_error),
+                _ => Ok(now.task_id.ok_or_else(uncertain_error)?),
             };
         }
         match parts.client.create_task(&task.request).await {
@@ -277,9 +661,30 @@ impl Runner {
                 self.emit(JobEvent::Submitted { job_id: task.id, task_id: created.task_id.clone() });
                 Ok(created.task_id)
             }
+            Err(piapi::Error::RateLimited { retry_after, message }) if !cancel.is_cancelled() => {
+                // A 429 (rate limit or the plan's concurrency) created nothing: queue it again.
+                if parts.ledger.requeue_refused(task.id)? {
+                    tracing::info!(
+                        job_id = task.id,
+                        ?retry_after,
+                        "PiAPI refused the task (429); queued again"
+                    );
+                    if self.inner.queue.limiter().on_refused(retry_after) {
+                        self.emit_queue_changed();
+                    }
+                    return Err(Stop::Requeued);
+                }
+                let e = piapi::Error::RateLimited { retry_after, message };
+                parts.ledger.mark_failed(task.id, e.code(), &e.to_string())?;
+                Err(e.into())
+            }
             Err(e) => {
                 // Nothing was created (validation, auth, credits, a refused connection), or it is
                 // unknown (CreateUnknown). Either way the task is never resent automatically.
+                if cancel.is_cancelled() && e.code() == ErrorCode::RateLimited {
+                    parts.ledger.mark_cancelled(task.id)?;
+                    return Err(piapi::Error::Cancelled { task_id: None }.into());
+                }
                 parts.ledger.mark_failed(task.id, e.code(), &e.to_string())?;
                 Err(e.into())
             }
@@ -474,9 +879,10 @@ impl Runner {
     }
 
     /// Finishes everything an earlier process left: tasks with a task id are polled and saved,
-    /// queued tasks are submitted, and tasks caught mid-create are reported as uncertain (never
-    /// resent). Tasks leased by a live process are waited for until that process finishes them
-    /// or its lease expires.
+    /// queued tasks are sent through the queue (in order, within the limit; left queued while the
+    /// queue is paused), and tasks caught mid-create are reported as uncertain (never resent).
+    /// Tasks leased by a live process (or running in this one) are waited for until they end or
+    /// the lease expires.
     pub async fn resume_all(&self, include: impl Fn(&LedgerTask) -> bool) -> Result<ResumeReport> {
         let ledger = &self.inner.parts.ledger;
         let mut report = ResumeReport::default();
@@ -490,21 +896,28 @@ impl Runner {
                 ledger.release(t.id, &self.inner.owner)?;
                 self.emit(JobEvent::Failed { job_id: t.id, code: e.code(), message: e.to_string() });
                 report.uncertain.push(t.id);
+                self.after_end(t.id);
             }
         }
-        let mut pending: Vec<i64> = ledger
-            .resumable()?
-            .into_iter()
-            .chain(ledger.queued()?)
-            .filter(|t| include(t))
-            .map(|t| t.id)
-            .collect();
-        pending.sort_unstable();
-        pending.dedup();
+        let mut in_flight: Vec<i64> =
+            ledger.resumable()?.into_iter().filter(|t| include(t)).map(|t| t.id).collect();
+        in_flight.sort_unstable();
+        in_flight.dedup();
+        let queued: Vec<i64> = ledger.queued()?.into_iter().filter(|t| include(t)).map(|t| t.id).collect();
+
+        let mut handles: Vec<(i64, tokio::task::JoinHandle<JobOutcome>)> =
+            in_flight.iter().map(|id| (*id, self.spawn(*id))).collect();
+        for (id, rx) in self.enqueue(&queued) {
+            let h = tokio::spawn(async move {
+                rx.await.unwrap_or_else(|_| {
+                    JobOutcome::Failed(Error::Internal("the queue stopped before the job ran".into()))
+                })
+            });
+            handles.push((id, h));
+        }
 
         let deadline = Instant::now() + LEASE_TTL + Duration::from_secs(5);
-        while !pending.is_empty() {
-            let handles: Vec<_> = pending.iter().map(|id| (*id, self.spawn(*id))).collect();
+        while !handles.is_empty() {
             let mut busy = Vec::new();
             for (id, h) in handles {
                 let outcome = h.await.map_err(|e| Error::Internal(format!("job panicked: {e}")))?;
@@ -512,6 +925,7 @@ impl Runner {
                     JobOutcome::Saved(_) => report.saved.push(id),
                     JobOutcome::Busy => busy.push(id),
                     JobOutcome::Cancelled => report.failed.push(id),
+                    JobOutcome::Paused { .. } => report.left_queued.push(id),
                     JobOutcome::Failed(e) => match e.code() {
                         ErrorCode::CreateUnknown => report.uncertain.push(id),
                         ErrorCode::Timeout | ErrorCode::Network | ErrorCode::ServerError => {
@@ -523,9 +937,9 @@ impl Runner {
             }
             // Another process holds these. If it finishes them, they are terminal when we look
             // again; if it died, its lease expires and we take over.
-            pending = busy
+            let pending: Vec<i64> = busy
                 .into_iter()
-                .filter(|id| ledger.get(*id).map(|t| !is_terminal(t.state)).unwrap_or(false))
+                .filter(|id| ledger.get(*id).map(|t| !t.state.is_terminal()).unwrap_or(false))
                 .collect();
             if pending.is_empty() {
                 break;
@@ -535,10 +949,61 @@ impl Runner {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
+            handles = pending.iter().map(|id| (*id, self.spawn(*id))).collect();
         }
-        // Saved by another process while we waited: count them as saved.
         Ok(report)
     }
+}
+
+/// The dispatcher of one runner: sends queued jobs while the runner lives and is the queue's
+/// current one.
+async fn dispatch_loop(runner: Weak<Inner>, queue: Queue) {
+    loop {
+        let again = {
+            let Some(inner) = runner.upgrade() else { return };
+            if inner.generation != queue.generation() {
+                return;
+            }
+            let me = Runner { inner };
+            match me.dispatch_step().await {
+                Ok(again) => again,
+                Err(e) => {
+                    tracing::warn!("queue dispatcher: {e}");
+                    false
+                }
+            }
+        };
+        if !again {
+            queue.wait(DISPATCH_TICK).await;
+        }
+    }
+}
+
+/// Local midnight today, in UTC.
+pub fn start_of_today() -> DateTime<Utc> {
+    local_midnight(Local::now().date_naive())
+}
+
+/// Local midnight on the first of this month, in UTC.
+pub fn start_of_month() -> DateTime<Utc> {
+    let today = Local::now().date_naive();
+    local_midnight(today.with_day(1).unwrap_or(today))
+}
+
+fn local_midnight(day: chrono::NaiveDate) -> DateTime<Utc> {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // A DST gap at midnight: the earliest valid instant of the day.
+    Local
+        .from_local_datetime(&midnight)
+        .earliest()
+        .or_else(|| Local.from_local_datetime(&(midnight + chrono::TimeDelta::hours(1))).earliest())
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(Utc::now)
+}
+
+/// A dollar amount for people: cents from $1 up, tenths of a cent below.
+pub fn usd(v: f64) -> String {
+    if v.abs() >= 1.0 || v == 0.0 { format!("${v:.2}") } else { format!("${v:.4}") }
 }
 
 /// Converts a gallery record to the UI's view, with absolute paths.

@@ -7,26 +7,32 @@
 //!   network; resuming and reconciling run in the background when asked.
 //! - Keychain calls run on the blocking pool (they are D-Bus round trips on Linux).
 //! - The API key never leaves this module except inside the PiAPI client's config.
-//! - Jobs are recorded in the ledger before anything is sent; `generate` returns their ids and
-//!   progress arrives on [`Studio::subscribe`].
+//! - Jobs are recorded in the ledger before anything is sent (a whole batch in one transaction);
+//!   `generate` / `generate_batch` return their ids and progress arrives on [`Studio::subscribe`].
+//! - The queue (pause, order, limit, budget) is shared with every process using the same data
+//!   folder through the database; see [`crate::queue`] and [`crate::runner`].
+//! - Daily budget: a request whose estimate does not fit in what is left of today's budget is
+//!   refused up front ([`Error::BudgetReached`], nothing recorded). Work queued earlier is checked
+//!   again before each task is sent; when the next task would pass the cap, the queue pauses and
+//!   says why (several batches queued at once, other processes, costs above the estimate).
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use chrono::{Local, TimeZone, Utc};
 use piapi::{ClientConfig, FluxInput, Size, TaskRequest, TaskType};
 use secrecy::SecretString;
 use tokio::sync::broadcast;
 
 use crate::db::Db;
 use crate::gallery::{Gallery, GalleryQuery, ReconcileReport};
-use crate::ledger::{Ledger, LedgerTask, TaskState};
+use crate::ledger::{Ledger, LedgerTask, QueueControl, TaskState};
 use crate::paths::Paths;
+use crate::queue::{MAX_JOBS_PER_BATCH, Queue};
 use crate::runner::{self, JobOutcome, Runner, RunnerParts};
 use crate::secrets::{self, KeySource, KeyStatus, SecretStore};
 use crate::settings::{EnvOverrides, Settings, SettingsFile};
 use crate::views::{
-    AccountView, AppInfo, ErrorView, GenerateRequest, ImageView, JobEvent, JobView, ResumeReport,
-    SettingsView,
+    AccountView, AppInfo, BatchRequest, CostSummary, ErrorView, GenerateRequest, ImageView, JobEvent,
+    JobView, QueueState, ResumeReport, SeedPlan, SettingsView,
 };
 use crate::{Error, Result};
 
@@ -79,8 +85,13 @@ pub struct ImagePageView {
     pub total: u64,
 }
 
-/// The most images one generate request may queue (each is its own paid task).
+/// The most images one generate request may queue (each is its own paid task); also the most
+/// images per prompt of a batch.
 pub const MAX_IMAGES_PER_REQUEST: u32 = 100;
+/// The largest `--concurrency` override (the plan's limit caps it when PiAPI reports one).
+pub const MAX_CONCURRENCY_OVERRIDE: u32 = 100;
+/// How old a cached balance may be before `cost_summary` reads it again.
+const BALANCE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Ledger batch ids start with the backend that ran them, so a demo task is never resumed
 /// against PiAPI (or the other way round).
@@ -111,6 +122,10 @@ impl Backend {
     fn is_demo(&self) -> bool {
         matches!(self, Backend::Demo(_))
     }
+    /// The batch-id prefix of the tasks this backend sends.
+    fn lane(&self) -> &'static str {
+        if self.is_demo() { DEMO_PREFIX } else { LIVE_PREFIX }
+    }
 }
 
 /// Cheap to clone; all state is shared.
@@ -130,6 +145,8 @@ struct Inner {
     ledger: Ledger,
     events: broadcast::Sender<JobEvent>,
     backend: RwLock<Arc<Backend>>,
+    /// The queue (limit, owned jobs, budget, account cache), shared by successive runners.
+    queue: Queue,
     /// The in-process simulator for demo mode, started on first need and kept for the process.
     sim: tokio::sync::Mutex<Option<piapi_sim::SimHandle>>,
     /// The key status as last read (keychain reads are D-Bus calls; don't repeat them per render).
@@ -152,6 +169,7 @@ impl Studio {
         let db = tokio::task::spawn_blocking(move || Db::open(&db_path)).await.map_err(join_err)??;
         let ledger = Ledger::new(db.clone());
         let (events, _) = broadcast::channel(1024);
+        let queue = Queue::new(settings.max_concurrent);
         let inner = Arc::new(Inner {
             env: opts.env,
             secrets: opts.secrets,
@@ -163,6 +181,7 @@ impl Studio {
             ledger,
             events,
             backend: RwLock::new(Arc::new(Backend::NoKey(None))),
+            queue,
             sim: tokio::sync::Mutex::new(None),
             key_status: Mutex::new(None),
         });
@@ -230,7 +249,12 @@ impl Studio {
                 cfg.poll.first_delay = std::time::Duration::from_millis(250);
                 cfg.poll.interval_cap = cfg.poll.interval_cap.min(std::time::Duration::from_millis(500));
                 cfg.poll.max_attempts = cfg.poll.max_attempts.max(60);
-                Backend::Demo(Runner::new(parts(piapi::Client::new(cfg)?)))
+                Backend::Demo(Runner::with_queue(
+                    parts(piapi::Client::new(cfg)?),
+                    inner.queue.clone(),
+                    Some(DEMO_PREFIX),
+                    false,
+                ))
             }
             (_, Some((key, _source))) => {
                 let mut cfg = ClientConfig::new(&settings.base_url, key)?;
@@ -238,10 +262,21 @@ impl Studio {
                 if let Some(ms) = http_timeout_override() {
                     cfg.read_timeout = std::time::Duration::from_millis(ms);
                 }
-                Backend::Live(Runner::new(parts(piapi::Client::new(cfg)?)))
+                Backend::Live(Runner::with_queue(
+                    parts(piapi::Client::new(cfg)?),
+                    inner.queue.clone(),
+                    Some(LIVE_PREFIX),
+                    true,
+                ))
             }
             (DemoChoice::Off, None) => Backend::NoKey(keychain_problem),
         };
+        inner.queue.set_daily_budget(settings.daily_budget_usd);
+        inner.queue.limiter().configure(Some(settings.max_concurrent), None, None);
+        if let Ok(runner) = backend.runner() {
+            // Learns the plan's limit (and the balance) in the background; sends nothing yet.
+            runner.start();
+        }
         *inner.backend.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(backend);
         Ok(())
     }
@@ -415,66 +450,158 @@ impl Studio {
             .collect()
     }
 
-    /// Records the jobs (before anything is sent) and returns their ids.
-    fn record(&self, req: &GenerateRequest, retry_of: Option<i64>) -> Result<(Arc<Backend>, Vec<i64>)> {
+    /// Builds one validated PiAPI request per image of a batch: every prompt ×
+    /// `count_per_prompt`, prompt by prompt, with the seeds of `req.seeds`. Nothing is recorded
+    /// or sent on error; the error names the prompt (1-based) when one is at fault.
+    pub fn plan_batch(req: &BatchRequest) -> Result<Vec<TaskRequest>> {
+        if req.prompts.is_empty() {
+            return Err(Error::invalid_input("prompts", "there are no prompts; give at least one"));
+        }
+        if !(1..=MAX_IMAGES_PER_REQUEST).contains(&req.count_per_prompt) {
+            return Err(Error::invalid_input(
+                "countPerPrompt",
+                format!(
+                    "{} is out of range; use 1–{MAX_IMAGES_PER_REQUEST} images per prompt",
+                    req.count_per_prompt
+                ),
+            ));
+        }
+        let total = u64::from(req.count_per_prompt) * req.prompts.len() as u64;
+        if total > u64::from(MAX_JOBS_PER_BATCH) {
+            return Err(Error::invalid_input(
+                "prompts",
+                format!(
+                    "{} prompts × {} images is {total} tasks; a batch may have at most {MAX_JOBS_PER_BATCH}",
+                    req.prompts.len(),
+                    req.count_per_prompt
+                ),
+            ));
+        }
+        Size::new(req.width, req.height).validate()?;
+        let seed_for = |i: u32| -> Result<i64> {
+            let seed = match req.seeds {
+                SeedPlan::Random => Some(i64::from(rand::random::<u32>() >> 1)),
+                SeedPlan::Locked { seed } => seed.checked_add(i64::from(i)),
+                SeedPlan::Sweep { start, step } => {
+                    step.checked_mul(i64::from(i)).and_then(|d| start.checked_add(d))
+                }
+            };
+            match seed {
+                Some(s) if s >= 0 => Ok(s),
+                _ => Err(Error::invalid_input(
+                    "seed",
+                    "the seeds must stay non-negative; use a non-negative start (and step), or random seeds",
+                )),
+            }
+        };
+        let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+        for (n, prompt) in req.prompts.iter().enumerate() {
+            for i in 0..req.count_per_prompt {
+                let r = TaskRequest {
+                    model: req.model,
+                    task_type: TaskType::Txt2Img,
+                    input: FluxInput {
+                        prompt: prompt.trim().to_owned(),
+                        negative_prompt: req.negative_prompt.clone().filter(|s| !s.trim().is_empty()),
+                        width: Some(req.width),
+                        height: Some(req.height),
+                        steps: req.steps,
+                        guidance_scale: req.guidance,
+                        seed: Some(seed_for(i)?),
+                        ..FluxInput::default()
+                    },
+                };
+                r.validate().map_err(|e| match e {
+                    piapi::Error::InvalidInput { field, message } if field == "prompt" => {
+                        Error::invalid_input("prompt", format!("prompt {}: {message}", n + 1))
+                    }
+                    other => other.into(),
+                })?;
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records the jobs (all at once, before anything is sent) and returns their ids.
+    fn record(&self, requests: &[TaskRequest], retry_of: Option<i64>) -> Result<(Arc<Backend>, Vec<i64>)> {
         let backend = self.backend();
         backend.runner()?;
-        let requests = Self::plan_requests(req)?;
-        if let Some(cap) = self.settings().daily_budget_usd {
-            let midnight = Local::now().date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
-            let since = Local
-                .from_local_datetime(&midnight)
-                .earliest()
-                .map(|d| d.with_timezone(&Utc))
-                .unwrap_or_else(Utc::now);
-            let spent = self.inner.ledger.spent_since(since)?;
+        if let Some(cap) = self.settings().daily_budget_usd
+            && !backend.is_demo()
+        {
+            let spent = self.inner.ledger.cost_since(runner::start_of_today(), Some(LIVE_PREFIX))?;
             let planned: f64 = requests.iter().map(TaskRequest::estimated_cost_usd).sum();
-            if !backend.is_demo() && spent + planned > cap + 1e-9 {
+            if spent + planned > cap + 1e-9 {
                 return Err(Error::BudgetReached { cap, spent });
             }
         }
-        let prefix = if backend.is_demo() { DEMO_PREFIX } else { LIVE_PREFIX };
-        let batch = format!("{prefix}{:016x}", rand::random::<u64>());
-        let mut ids = Vec::with_capacity(requests.len());
-        for r in &requests {
-            ids.push(self.inner.ledger.record(r, Some(&batch), retry_of)?);
-        }
-        for id in &ids {
-            if let Ok(job) = self.job_view(*id) {
-                let _ = self.inner.events.send(JobEvent::Queued { job_id: *id, job: Box::new(job) });
-            }
+        let batch = format!("{}{:016x}", backend.lane(), rand::random::<u64>());
+        let ids = self.inner.ledger.record_batch(requests, Some(&batch), retry_of)?;
+        let gallery = self.gallery();
+        for t in self.inner.ledger.list_batch(&batch)? {
+            let job = self.to_job_view(&t, &gallery);
+            let _ = self.inner.events.send(JobEvent::Queued { job_id: t.id, job: Box::new(job) });
         }
         Ok((backend, ids))
     }
 
     /// Queues the images and starts them in the background. Progress arrives on `subscribe()`.
     pub async fn generate(&self, req: GenerateRequest) -> Result<Vec<i64>> {
-        let (backend, ids) = self.record(&req, None)?;
-        let runner = backend.runner()?;
-        for id in &ids {
-            drop(runner.spawn(*id));
-        }
+        let (backend, ids) = self.record(&Self::plan_requests(&req)?, None)?;
+        drop(backend.runner()?.enqueue(&ids));
+        Ok(ids)
+    }
+
+    /// Queues a batch (every prompt × `count_per_prompt`, at most 1000 tasks; validated entirely
+    /// before anything is recorded, then recorded in one transaction) and sends it in the
+    /// background within the plan's limit. Progress arrives on `subscribe()`;
+    /// [`JobEvent::BatchFinished`] when every job has ended.
+    pub async fn generate_batch(&self, req: BatchRequest) -> Result<Vec<i64>> {
+        let (backend, ids) = self.record(&Self::plan_batch(&req)?, None)?;
+        drop(backend.runner()?.enqueue(&ids));
         Ok(ids)
     }
 
     /// Queues the images and waits for all of them (the CLI). With `resume_others`, tasks left
-    /// unfinished by earlier runs are finished alongside; their report is returned too.
+    /// unfinished by earlier runs are finished alongside; their report is returned too. Jobs not
+    /// sent because the queue is (or becomes) paused come back as [`JobOutcome::Paused`].
     pub async fn generate_and_wait(
         &self,
         req: GenerateRequest,
         resume_others: bool,
     ) -> Result<(Vec<(i64, JobOutcome)>, Option<ResumeReport>)> {
-        let (backend, ids) = self.record(&req, None)?;
+        self.record_and_wait(&Self::plan_requests(&req)?, resume_others).await
+    }
+
+    /// [`Studio::generate_batch`], waiting for every job (the CLI's `batch`).
+    pub async fn generate_batch_and_wait(
+        &self,
+        req: BatchRequest,
+        resume_others: bool,
+    ) -> Result<(Vec<(i64, JobOutcome)>, Option<ResumeReport>)> {
+        self.record_and_wait(&Self::plan_batch(&req)?, resume_others).await
+    }
+
+    async fn record_and_wait(
+        &self,
+        requests: &[TaskRequest],
+        resume_others: bool,
+    ) -> Result<(Vec<(i64, JobOutcome)>, Option<ResumeReport>)> {
+        let (backend, ids) = self.record(requests, None)?;
         let runner = backend.runner()?.clone();
-        let handles: Vec<_> = ids.iter().map(|id| (*id, runner.spawn(*id))).collect();
+        let waiters = runner.enqueue(&ids);
         let resume = resume_others.then(|| {
             let me = self.clone();
-            let skip = ids.clone();
+            let skip: std::collections::HashSet<i64> = ids.iter().copied().collect();
             tokio::spawn(async move { me.resume_filtered(move |t| !skip.contains(&t.id)).await })
         });
-        let mut out = Vec::with_capacity(handles.len());
-        for (id, h) in handles {
-            out.push((id, h.await.map_err(join_err)?));
+        let mut out = Vec::with_capacity(waiters.len());
+        for (id, rx) in waiters {
+            let outcome = rx.await.unwrap_or_else(|_| {
+                JobOutcome::Failed(Error::Internal("the queue stopped before the job ran".into()))
+            });
+            out.push((id, outcome));
         }
         let report = match resume {
             Some(h) => h.await.map_err(join_err)?.ok(),
@@ -483,14 +610,123 @@ impl Studio {
         Ok((out, report))
     }
 
+    /// Overrides the concurrency setting for this process (`fluxdesk generate --concurrency K`);
+    /// the plan's limit still caps it. `None` returns to the setting.
+    pub fn set_concurrency_override(&self, limit: Option<u32>) -> Result<()> {
+        if let Some(k) = limit
+            && !(1..=MAX_CONCURRENCY_OVERRIDE).contains(&k)
+        {
+            return Err(Error::invalid_input(
+                "concurrency",
+                format!("{k} is out of range; use 1–{MAX_CONCURRENCY_OVERRIDE} tasks at once"),
+            ));
+        }
+        self.inner.queue.limiter().configure(None, Some(limit), None);
+        Ok(())
+    }
+
+    /// The queue: paused or not (and why), how many jobs wait and run, the limit in force.
+    pub fn queue_state(&self) -> QueueState {
+        self.inner.queue.snapshot(&self.inner.ledger, Some(self.backend().lane()))
+    }
+
+    /// Pauses the queue for every process using this data folder: nothing new is sent; tasks
+    /// already sent continue.
+    pub fn pause_queue(&self, reason: Option<String>) -> Result<QueueState> {
+        let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+        self.set_queue_control(QueueControl {
+            paused: true,
+            reason: Some(reason.unwrap_or_else(|| "Paused by you.".to_owned())),
+            kind: Some(runner::PAUSE_KIND_USER.to_owned()),
+        })
+    }
+
+    /// Resumes the queue: queued jobs are sent again, in order, within the limit (and the daily
+    /// budget, which pauses it again at once if it is still reached).
+    pub fn resume_queue(&self) -> Result<QueueState> {
+        self.set_queue_control(QueueControl::default())
+    }
+
+    fn set_queue_control(&self, control: QueueControl) -> Result<QueueState> {
+        self.inner.ledger.set_queue_control(&control)?;
+        self.inner.queue.observe_control(&control);
+        self.inner.queue.wake();
+        let state = self.queue_state();
+        let _ = self.inner.events.send(JobEvent::QueueChanged { state: state.clone() });
+        Ok(state)
+    }
+
+    /// Moves queued job `job_id` just before queued job `before` (`None`: to the end of the
+    /// queue). [`Error::InvalidInput`] when either is no longer queued.
+    pub fn move_job(&self, job_id: i64, before: Option<i64>) -> Result<()> {
+        self.inner.ledger.move_queued(job_id, before)?;
+        self.inner.queue.wake();
+        Ok(())
+    }
+
+    /// The unfinished jobs of the current backend: those on their way first, then the queued ones
+    /// in the order they will be sent.
+    pub fn queue_jobs(&self) -> Result<Vec<JobView>> {
+        let gallery = self.gallery();
+        let lane = self.backend().lane();
+        Ok(self
+            .inner
+            .ledger
+            .active_in_order(Some(lane))?
+            .iter()
+            .map(|t| self.to_job_view(t, &gallery))
+            .collect())
+    }
+
+    /// Spending today and this month (local time) on the current backend, the account balance
+    /// (read from PiAPI when the cached one is older than a minute; `None` when it cannot be read)
+    /// and the daily budget.
+    pub async fn cost_summary(&self) -> Result<CostSummary> {
+        let backend = self.backend();
+        let lane = Some(backend.lane());
+        let ledger = &self.inner.ledger;
+        let today_usd = ledger.cost_since(runner::start_of_today(), lane)?;
+        let month_usd = ledger.cost_since(runner::start_of_month(), lane)?;
+        let cached = self.inner.queue.account().filter(|(_, age)| *age < BALANCE_MAX_AGE);
+        let balance_usd = match (cached, backend.runner()) {
+            (Some((info, _)), _) => info.balance_usd,
+            (None, Ok(r)) => match r.refresh_account().await {
+                Ok(info) => info.balance_usd,
+                Err(e) => {
+                    tracing::info!("could not read the balance: {e}");
+                    self.inner.queue.account().and_then(|(info, _)| info.balance_usd)
+                }
+            },
+            (None, Err(_)) => None,
+        };
+        Ok(CostSummary {
+            demo: backend.is_demo(),
+            today_usd,
+            month_usd,
+            balance_usd,
+            daily_budget_usd: self.settings().daily_budget_usd,
+        })
+    }
+
+    /// Cancels a job: a queued one is dropped; one already sent is cancelled on PiAPI where the
+    /// API allows it (pending tasks), else Fluxdesk stops waiting and the job's error message says
+    /// PiAPI may still charge for it. A finished job is left as it is.
     pub async fn cancel_job(&self, job_id: i64) -> Result<()> {
         let backend = self.backend();
+        let t = self.inner.ledger.get(job_id)?;
+        let lane = t.batch_id.as_deref().unwrap_or(LIVE_PREFIX);
         match backend.runner() {
-            Ok(r) => r.cancel(job_id).await,
-            Err(_) => {
-                let t = self.inner.ledger.get(job_id)?;
-                if !runner::is_terminal(t.state) {
-                    self.inner.ledger.mark_cancelled(job_id)?;
+            Ok(r) if lane.starts_with(backend.lane()) => r.cancel(job_id).await,
+            _ => {
+                // A job of the other backend (or no backend): stop waiting for it here.
+                if !t.state.is_terminal() {
+                    let note = (t.task_id.is_some() && lane.starts_with(LIVE_PREFIX)).then(|| {
+                        format!(
+                            "{} (Fluxdesk could not ask PiAPI to cancel it now).",
+                            runner::STOPPED_WAITING
+                        )
+                    });
+                    self.inner.ledger.mark_cancelled_with(job_id, note.as_deref(), false)?;
                     let _ = self.inner.events.send(JobEvent::Cancelled { job_id });
                 }
                 Ok(())
@@ -516,15 +752,13 @@ impl Studio {
             seed: input.seed,
             count: 1,
         };
-        let (backend, ids) = self.record(&req, Some(job_id))?;
-        let runner = backend.runner()?;
-        for id in &ids {
-            drop(runner.spawn(*id));
-        }
+        let (backend, ids) = self.record(&Self::plan_requests(&req)?, Some(job_id))?;
+        drop(backend.runner()?.enqueue(&ids));
         Ok(ids)
     }
 
-    fn job_view(&self, id: i64) -> Result<JobView> {
+    /// One job as Activity shows it.
+    pub fn job(&self, id: i64) -> Result<JobView> {
         let t = self.inner.ledger.get(id)?;
         Ok(self.to_job_view(&t, &self.gallery()))
     }
@@ -566,7 +800,7 @@ impl Studio {
     pub async fn account(&self) -> Result<AccountView> {
         let backend = self.backend();
         let runner = backend.runner()?;
-        let info = runner.client().account_info().await?;
+        let info = runner.refresh_account().await?;
         Ok(AccountView {
             demo: backend.is_demo(),
             balance_usd: info.balance_usd,

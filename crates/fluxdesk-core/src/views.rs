@@ -29,6 +29,72 @@ pub struct GenerateRequest {
     pub count: u32,
 }
 
+/// How the seeds of a batch are chosen. Every image records the seed that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum SeedPlan {
+    /// A new random seed per image.
+    Random,
+    /// Locked, as in Compose: image i of each prompt uses `seed + i`.
+    Locked { seed: i64 },
+    /// A sweep: image i of each prompt uses `start + i × step` (so every prompt gets the same
+    /// seeds and the prompts can be compared).
+    Sweep { start: i64, step: i64 },
+}
+
+/// Many images at once: every prompt × `count_per_prompt`, sharing the other options. Each image
+/// is one ledger task (one paid PiAPI task); all are recorded at once, before anything is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRequest {
+    /// One prompt per entry (blank entries are an error; the CLI drops blank and `#` lines).
+    pub prompts: Vec<String>,
+    pub negative_prompt: Option<String>,
+    pub model: Model,
+    pub width: u32,
+    pub height: u32,
+    pub steps: Option<u32>,
+    pub guidance: Option<f32>,
+    pub seeds: SeedPlan,
+    /// Images per prompt, 1–100. At most 1000 images per batch in all.
+    pub count_per_prompt: u32,
+}
+
+/// The batch queue at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueState {
+    /// Paused queues send nothing new; tasks already sent continue.
+    pub paused: bool,
+    /// Why it is paused, in words for the user (e.g. "Daily budget of $1.00 reached …").
+    pub pause_reason: Option<String>,
+    /// Tasks waiting to be sent.
+    pub queued: u32,
+    /// Tasks sent (or being sent) and not finished.
+    pub running: u32,
+    /// How many tasks may be in flight at once right now: the plan's limit (from PiAPI's account
+    /// info, else the setting), lowered for a while after PiAPI refuses work with 429.
+    pub limit: u32,
+}
+
+/// Spending at a glance. Costs are PiAPI's reported cost per task where known, else the estimate
+/// from the price table; days and months are local time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct CostSummary {
+    /// Demo mode: the figures are the simulator's play money.
+    pub demo: bool,
+    pub today_usd: f64,
+    pub month_usd: f64,
+    /// The account balance from PiAPI (refreshed after each batch), when it could be read.
+    pub balance_usd: Option<f64>,
+    pub daily_budget_usd: Option<f64>,
+}
+
 /// An error as the UI sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -90,19 +156,63 @@ pub struct JobView {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum JobEvent {
-    Queued { job_id: i64, job: Box<JobView> },
-    Submitted { job_id: i64, task_id: String },
-    Pending { job_id: i64 },
-    Processing { job_id: i64, elapsed_ms: u32, typical_ms: u32 },
-    Downloading { job_id: i64, received: u32, total: Option<u32> },
-    Saved { job_id: i64, image: Box<ImageView> },
-    Failed { job_id: i64, code: ErrorCode, message: String },
-    Cancelled { job_id: i64 },
+    Queued {
+        job_id: i64,
+        job: Box<JobView>,
+    },
+    Submitted {
+        job_id: i64,
+        task_id: String,
+    },
+    Pending {
+        job_id: i64,
+    },
+    Processing {
+        job_id: i64,
+        elapsed_ms: u32,
+        typical_ms: u32,
+    },
+    Downloading {
+        job_id: i64,
+        received: u32,
+        total: Option<u32>,
+    },
+    Saved {
+        job_id: i64,
+        image: Box<ImageView>,
+    },
+    Failed {
+        job_id: i64,
+        code: ErrorCode,
+        message: String,
+    },
+    Cancelled {
+        job_id: i64,
+    },
+    /// The queue was paused or resumed, or its limit changed (e.g. the daily budget was reached,
+    /// or PiAPI answered 429 and fewer tasks are sent at once for a while).
+    QueueChanged {
+        state: QueueState,
+    },
+    /// Every job of a batch has ended (saved, failed or cancelled).
+    BatchFinished {
+        batch_id: String,
+        saved: u32,
+        failed: u32,
+        cancelled: u32,
+    },
 }
 
 impl JobEvent {
+    /// The job this event is about; `0` for queue-wide events ([`JobEvent::QueueChanged`],
+    /// [`JobEvent::BatchFinished`]); ledger ids start at 1. See also [`JobEvent::job`].
     pub fn job_id(&self) -> i64 {
-        match self {
+        self.job().unwrap_or(0)
+    }
+
+    /// The job this event is about, `None` for queue-wide events.
+    pub fn job(&self) -> Option<i64> {
+        Some(match self {
             JobEvent::Queued { job_id, .. }
             | JobEvent::Submitted { job_id, .. }
             | JobEvent::Pending { job_id }
@@ -111,7 +221,8 @@ impl JobEvent {
             | JobEvent::Saved { job_id, .. }
             | JobEvent::Failed { job_id, .. }
             | JobEvent::Cancelled { job_id } => *job_id,
-        }
+            JobEvent::QueueChanged { .. } | JobEvent::BatchFinished { .. } => return None,
+        })
     }
 
     /// Events that must never be dropped by rate limiting.
@@ -169,4 +280,7 @@ pub struct ResumeReport {
     pub uncertain: Vec<i64>,
     /// Jobs still running on PiAPI when polling gave up; a later resume picks them up.
     pub still_running: Vec<i64>,
+    /// Queued jobs left unsent because the queue is paused (see `QueueState::pause_reason`).
+    #[serde(default)]
+    pub left_queued: Vec<i64>,
 }

@@ -123,6 +123,7 @@ async fn live_generate_emits_ordered_events_and_saves_with_thumbnail() {
                 JobEvent::Saved { .. } => "saved",
                 JobEvent::Failed { .. } => "failed",
                 JobEvent::Cancelled { .. } => "cancelled",
+                JobEvent::QueueChanged { .. } | JobEvent::BatchFinished { .. } => "queue",
             })
             .collect();
         assert_eq!(kinds.first(), Some(&"queued"), "{kinds:?}");
