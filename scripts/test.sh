@@ -33,11 +33,20 @@ fi
 
 step "Rust tests (inside a D-Bus session with an unlocked GNOME Keyring)"
 export FLUXDESK_KEYRING_SERVICE="ai.fluxdesk.test.$$"
+# The keyring daemon gets a private data dir: a login keyring left by an earlier run (with another
+# password) would stay locked, and we never touch the user's real keyrings.
+KEYRING_DATA="$(mktemp -d)"
+export KEYRING_DATA
 dbus-run-session -- bash -c '
-  printf "fluxdesk-ci" | gnome-keyring-daemon --foreground --unlock --components=secrets >/dev/null 2>&1 & GKD=$!
-  sleep 1
+  printf "fluxdesk-ci" | XDG_DATA_HOME="$KEYRING_DATA" gnome-keyring-daemon --foreground --unlock --components=secrets >/dev/null 2>&1 & GKD=$!
+  for _ in $(seq 50); do
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true" && break
+    sleep 0.1
+  done
   cargo test --workspace --locked --no-fail-fast; rc=$?
   kill $GKD 2>/dev/null; exit $rc'
+rm -rf "$KEYRING_DATA"
 
 step "generated TypeScript bindings are up to date"
 if ! git diff --exit-code -- ui/src/lib/backend/bindings.ts; then

@@ -159,7 +159,11 @@ try {
       const { page, context } = await open(t, {
         seedGallery: 6,
         keySource: "none",
-        overrides: [{ field: "baseUrl", env: "PIAPI_BASE_URL" }],
+        overrides: [
+          { field: "baseUrl", env: "PIAPI_BASE_URL" },
+          { field: "galleryDir", env: "FLUXDESK_GALLERY" },
+          { field: "pollIntervalMs", env: "FLUXDESK_POLL_INTERVAL_MS" },
+        ],
       });
       await page.getByRole("button", { name: "Settings", exact: true }).click();
       await sleep(200);
@@ -230,6 +234,15 @@ try {
     await page.evaluate(() => window.__FLUXDESK_MOCK_BACKEND__?.simulateFileHover());
     await sleep(200);
     await shot(page, "dark-06f-drop-to-import");
+    await context.close();
+  }
+
+  // A key is set but PiAPI cannot be reached: the account card says why and offers Retry (dark only).
+  {
+    const { page, context } = await open("dark", { seedGallery: 6, keySource: "environment", accountFailWith: "Network" });
+    await page.getByRole("button", { name: "Settings", exact: true }).click();
+    await sleep(300);
+    await shot(page, "dark-08b-settings-balance-unavailable");
     await context.close();
   }
 

@@ -147,4 +147,32 @@ describe("Activity queue", () => {
     // The status strip shows today's spend.
     expect(screen.getByRole("button", { name: /^Today \$0\.03/ })).toBeInTheDocument();
   });
+
+  test("demo mode: per-job costs say Free like the header, never a dollar price", async () => {
+    const { mock } = await renderApp();
+    const [done] = await mock.generate(req("a finished demo image"));
+    mock.finish(done);
+    await mock.generate({ ...req("queued demo images"), count: 6 });
+    await openActivity();
+    const queue = screen.getByRole("region", { name: "Queue" });
+    await waitFor(() => expect(within(queue).getAllByText("Free").length).toBeGreaterThanOrEqual(2)); // today, this month
+    const tasks = screen.getByRole("list", { name: "Tasks, newest first" });
+    const row = within(tasks).getByText("a finished demo image").closest("li") as HTMLElement;
+    await within(row).findByText("Saved");
+    expect(row.querySelector(".cost")?.textContent).toBe("Free");
+    expect(tasks.textContent).not.toMatch(/\$\d/);
+    expect(upNext().textContent).not.toMatch(/\$\d/);
+    expect(screen.getByText(/^\d+ tasks · Free$/)).toBeInTheDocument();
+  });
+
+  test("with a key, per-job costs are dollar prices", async () => {
+    const { mock } = await renderApp({ keySource: "keychain" });
+    const [done] = await mock.generate(req("a finished paid image"));
+    mock.finish(done);
+    await openActivity();
+    const tasks = screen.getByRole("list", { name: "Tasks, newest first" });
+    const row = within(tasks).getByText("a finished paid image").closest("li") as HTMLElement;
+    await within(row).findByText("Saved");
+    expect(row.querySelector(".cost")?.textContent).toBe("$0.0015");
+  });
 });

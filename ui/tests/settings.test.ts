@@ -3,6 +3,8 @@ import { screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { lastCall, renderApp } from "./helpers";
 import type { Settings } from "../src/lib/backend";
+import { ERROR_MESSAGES, type MockBackend } from "../src/lib/backend/mock";
+import { app } from "../src/lib/state/app.svelte";
 
 const SECRET = "pk-test-0123456789abcdef-SECRET";
 
@@ -110,4 +112,60 @@ describe("Settings", () => {
     await waitFor(() => expect((lastCall(mock, "updateSettings")?.[0] as Settings).galleryDir).toBe("/home/you/Pictures/Fluxdesk Exports"));
     await screen.findByText("/home/you/Pictures/Fluxdesk Exports");
   });
+
+  test("a set key whose account cannot be read says why and offers Retry", async () => {
+    const { mock } = await renderApp({ keySource: "keychain", accountFailWith: "Network", latencyMs: 20 });
+    const user = await openSettings();
+    // Whether the read is still running or has failed, the card never claims there is no key.
+    expect(screen.queryByText(/appear here once a key is set/)).toBeNull();
+    await screen.findByText("Balance unavailable", { selector: "p" });
+    expect(screen.getByText(ERROR_MESSAGES.Network)).toBeInTheDocument();
+    expect(screen.queryByText(/appear here once a key is set/)).toBeNull();
+
+    mock.configure({ accountFailWith: null });
+    await user.click(screen.getByRole("button", { name: "Retry" }));
+    await screen.findByText("Creator");
+    expect(screen.queryByText("Balance unavailable", { selector: "p" })).toBeNull();
+  });
+
+  test("an environment key rejected by PiAPI shows the error, not the no-key text", async () => {
+    await renderApp({ keySource: "environment", accountFailWith: "Unauthorized" });
+    await openSettings();
+    await screen.findByText(ERROR_MESSAGES.Unauthorized);
+    expect(screen.queryByText(/appear here once a key is set/)).toBeNull();
+  });
+
+  test("without a key the account card keeps the no-key text", async () => {
+    await renderApp({ keySource: "none", accountFailWith: "Network" });
+    await openSettings();
+    expect(screen.getByText("Balance and plan appear here once a key is set.")).toBeInTheDocument();
+    expect(screen.queryByText("Balance unavailable", { selector: "p" })).toBeNull();
+  });
+
+  test("saving a key reads the account once", async () => {
+    const { mock } = await renderApp({ latencyMs: 5 });
+    const user = await openSettings();
+    await app.refreshAccount(); // joins (or makes) the startup read: nothing in flight after it
+    const before = accountCalls(mock);
+    const input = screen.getByLabelText("API key");
+    await user.type(input, SECRET);
+    await user.click(screen.getByRole("button", { name: "Save key" }));
+    await screen.findByText("Creator");
+    await waitFor(() => expect(input).not.toBeDisabled()); // saveKey has finished
+    expect(accountCalls(mock) - before).toBe(1);
+  });
+
+  test("account reads in flight are shared; fresh asks queue one follow-up", async () => {
+    const { mock } = await renderApp({ latencyMs: 5 });
+    await app.refreshAccount();
+    const before = accountCalls(mock);
+    await Promise.all([app.refreshAccount(), app.refreshAccount(), app.refreshAccount()]);
+    expect(accountCalls(mock) - before).toBe(1);
+
+    // One read runs; the fresh asks made meanwhile share a single read after it.
+    await Promise.all([app.refreshAccount(), app.refreshAccount(true), app.refreshAccount(true), app.refreshAccount()]);
+    expect(accountCalls(mock) - before).toBe(3);
+  });
 });
+
+const accountCalls = (mock: MockBackend) => mock.calls.filter((c) => c.method === "accountInfo").length;

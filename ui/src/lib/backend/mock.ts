@@ -51,6 +51,8 @@ export type MockOptions = {
   auto?: boolean;
   /** Every new job fails with this code after being submitted. */
   failWith?: ErrorCode | null;
+  /** accountInfo rejects with this code (e.g. "Network", "Unauthorized"). */
+  accountFailWith?: ErrorCode | null;
   /** Artificial latency of every command, ms. Default 0. */
   latencyMs?: number;
   balanceUsd?: number;
@@ -126,7 +128,10 @@ export class MockBackend implements Backend {
   /** Every command call, for assertions. */
   readonly calls: { method: string; args: unknown[] }[] = [];
 
-  private opts: Required<Omit<MockOptions, "failWith" | "theme">> & { failWith: ErrorCode | null };
+  private opts: Required<Omit<MockOptions, "failWith" | "accountFailWith" | "theme">> & {
+    failWith: ErrorCode | null;
+    accountFailWith: ErrorCode | null;
+  };
   private paused = false;
   private pauseReason: string | null = null;
   /** Queued job ids in the order they will start. */
@@ -164,6 +169,7 @@ export class MockBackend implements Backend {
       speed: options.speed ?? 1,
       auto: options.auto ?? true,
       failWith: options.failWith ?? null,
+      accountFailWith: options.accountFailWith ?? null,
       latencyMs: options.latencyMs ?? 0,
       balanceUsd: options.balanceUsd ?? 18.42,
       maxConcurrent: options.maxConcurrent ?? 4,
@@ -515,6 +521,8 @@ export class MockBackend implements Backend {
 
   async accountInfo(): Promise<AccountView> {
     await this.enter("accountInfo", []);
+    const fail = this.opts.accountFailWith;
+    if (fail) throw new BackendError(fail, ERROR_MESSAGES[fail]);
     if (this.demo) return { demo: true, balanceUsd: null, plan: null, maxConcurrentTasks: this.opts.maxConcurrent };
     return { demo: false, balanceUsd: Math.round(this.balanceUsd * 100) / 100, plan: "Creator", maxConcurrentTasks: this.opts.maxConcurrent };
   }

@@ -28,6 +28,11 @@ class AppStore {
     return this.info?.demo ?? true;
   }
 
+  /** Costs are not charged: app info or the cost summary says demo mode. Prices then show as "Free". */
+  get free(): boolean {
+    return this.info?.demo === true || this.cost?.demo === true;
+  }
+
   navigate(route: Route, section: SettingsSection | null = null): void {
     this.route = route;
     this.focusSection = route === "settings" ? section : null;
@@ -37,13 +42,44 @@ class AppStore {
     this.info = await backend.appInfo();
   }
 
-  async refreshAccount(): Promise<void> {
-    try {
-      this.account = await backend.accountInfo();
-      this.accountError = null;
-    } catch (err) {
-      this.accountError = BackendError.from(err);
+  /**
+   * Reads the balance and plan. At most one accountInfo call is in flight: callers while one runs share it.
+   * `fresh` (after the key or the balance changed) wants a read that starts after this call: it queues one
+   * follow-up read after the running one, shared by every caller meanwhile.
+   */
+  refreshAccount(fresh = false): Promise<void> {
+    if (!this.accountRead) return this.readAccount();
+    if (fresh && !this.accountNext) {
+      const next: Promise<void> = this.accountRead.then(() => {
+        if (this.accountNext === next) this.accountNext = null;
+        return this.accountRead ?? this.readAccount();
+      });
+      this.accountNext = next;
     }
+    return this.accountNext ?? this.accountRead;
+  }
+
+  private accountRead: Promise<void> | null = null;
+  private accountNext: Promise<void> | null = null;
+  /** Bumped by reset(): a read started before it does not write its answer. */
+  private accountEpoch = 0;
+
+  private readAccount(): Promise<void> {
+    const epoch = this.accountEpoch;
+    const run: Promise<void> = (async () => {
+      try {
+        const account = await backend.accountInfo();
+        if (epoch !== this.accountEpoch) return;
+        this.account = account;
+        this.accountError = null;
+      } catch (err) {
+        if (epoch === this.accountEpoch) this.accountError = BackendError.from(err);
+      }
+    })().finally(() => {
+      if (this.accountRead === run) this.accountRead = null;
+    });
+    this.accountRead = run;
+    return run;
   }
 
   async refreshCost(): Promise<void> {
@@ -61,6 +97,9 @@ class AppStore {
     this.info = null;
     this.account = null;
     this.accountError = null;
+    this.accountRead = null;
+    this.accountNext = null;
+    this.accountEpoch += 1;
     this.shortcutsOpen = false;
     this.demoBannerDismissed = false;
   }
