@@ -3,13 +3,17 @@
 # BENCHMARKS.md (numbers in target/bench-results.json). Installs what it needs (ImageMagick; for
 # --app also Xvfb), builds fluxdesk-bench in release and runs every section.
 #
-#   bash scripts/bench.sh              # full run: ~10 min after the release build (first run: +2.5 min
-#                                      #   to seed the 100,000-image library, cached in target/bench-data)
-#   bash scripts/bench.sh --quick      # ~2 min: fewer samples, same method
+#   bash scripts/bench.sh              # full run: ~2 min of measuring after the release build (~4-6 min
+#                                      #   on 2 cores), plus up to 3 min waiting for a quiet machine; the
+#                                      #   first run also seeds the 100,000-image library (~2.5 min, then
+#                                      #   cached in target/bench-data)
+#   bash scripts/bench.sh --quick      # fewer samples, same method (~1 min of measuring, 30 s max wait)
 #   bash scripts/bench.sh --app        # also figure 6, the desktop app (uses target/release/fluxdesk-app;
 #                                      #   build it first with `cd src-tauri && npx tauri build`, ~8 min)
 #   bash scripts/bench.sh --app-only   # only figure 6, merged into the last results
 #   bash scripts/bench.sh --only polling,gallery   # chosen sections
+#   bash scripts/bench.sh --wait-quiet 600         # wait longer (seconds, in all) for other processes
+#                                                  #   to stop using the CPU before measuring
 #
 # Exit status: 0 when every requested figure was measured, 1 otherwise (BENCHMARKS.md still lists
 # what was measured and why the rest failed).
@@ -17,15 +21,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
 
-QUICK=0 APP=0 APP_ONLY=0 ONLY=""
-while [ $# -gt 0 ]; do
+QUICK=0 APP=0 APP_ONLY=0 ONLY="" WAIT="" INVOCATION="bash scripts/bench.sh${*:+ $*}"
+# Internal: the app measurement, re-entered under xvfb-run (dash drops exported bash functions).
+if [ "${1:-}" = --app-inner ]; then INNER=1; shift; else INNER=0; fi
+while [ "$INNER" = 0 ] && [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --app) APP=1 ;;
     --app-only) APP=1 APP_ONLY=1 ;;
     --only) ONLY="$2"; shift ;;
     --only=*) ONLY="${1#--only=}" ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --wait-quiet) WAIT="$2"; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -35,6 +42,87 @@ log() { printf '\n== %s\n' "$*" >&2; }
 RESULTS=target/bench-results.json
 APP_JSON=target/bench-app.json
 status=0
+
+# --- figure 6 helpers (the desktop app) -------------------------------------------------------
+json_skip() { printf '{"measured": false, "note": "%s"}\n' "$1" > "$APP_JSON"; }
+
+# Descendants of a PID (including it).
+tree_pids() { echo "$1"; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree_pids "$c"; done; }
+
+# Stops the app we started ($1) and the processes it started ($2: their PIDs), waiting up to 5 s.
+stop_tree() {
+  kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
+  for p in $2; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    local alive=0
+    for p in $2; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && return
+    sleep 0.1
+  done
+}
+
+# Runs inside xvfb-run: starts the app RUNS times in fresh data folders, detects first paint by
+# polling root-window screenshots, measures idle memory after the last start. Prints JSON.
+measure_app_inner() {
+  local app="$1" runs="$2" import_bin="$3"
+  local idle_s=5 starts=() blank size tmp pid start now painted t_poll polls=0 poll_ms_total=0
+  blank=$("$import_bin" -silent -window root -depth 8 rgb:- 2>/dev/null | gzip -1 | wc -c)
+  for run in $(seq 1 "$runs"); do
+    tmp=$(mktemp -d)
+    start=$(date +%s%N)
+    FLUXDESK_HOME="$tmp/home" FLUXDESK_GALLERY="$tmp/gallery" FLUXDESK_CACHE="$tmp/cache" \
+      "$app" >"$tmp/app.log" 2>&1 &
+    pid=$!
+    painted=""
+    while :; do
+      now=$(date +%s%N)
+      [ $(( (now - start) / 1000000000 )) -ge 60 ] && break
+      kill -0 "$pid" 2>/dev/null || break
+      t_poll=$(date +%s%N)
+      size=$("$import_bin" -silent -window root -depth 8 rgb:- 2>/dev/null | gzip -1 | wc -c)
+      now=$(date +%s%N)
+      polls=$((polls + 1)); poll_ms_total=$((poll_ms_total + (now - t_poll) / 1000000))
+      # The UI has painted when the screen stops being (nearly) uniform: its compressed size
+      # jumps well above that of the blank screen.
+      if [ "$size" -gt $((blank * 3 + 20000)) ]; then painted=$(( (now - start) / 1000000 )); break; fi
+      sleep 0.1
+    done
+    if [ -z "$painted" ]; then
+      stop_tree "$pid" "$(tree_pids "$pid")"
+      printf '{"measured": false, "note": "the app did not paint within 60 s (run %s); see %s"}\n' "$run" "$tmp/app.log"
+      return
+    fi
+    starts+=("$painted")
+    if [ "$run" -lt "$runs" ]; then
+      stop_tree "$pid" "$(tree_pids "$pid")"
+      rm -rf "$tmp"
+    fi
+  done
+  sleep "$idle_s"
+  local rss pss_kib=0 nproc=0 pids v
+  rss=$(awk '/^VmRSS:/{print $2}' "/proc/$pid/status")
+  pids=$(tree_pids "$pid")
+  for p in $pids; do
+    v=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+    pss_kib=$((pss_kib + ${v:-0})); nproc=$((nproc + 1))
+  done
+  stop_tree "$pid" "$pids"
+  rm -rf "$tmp"
+  local sorted median all
+  sorted=$(printf '%s\n' "${starts[@]}" | sort -n)
+  median=$(echo "$sorted" | sed -n "$(( (runs + 1) / 2 ))p")
+  all=$(IFS=,; echo "${starts[*]}")
+  printf '{"measured": true, "binary": "%s", "cold_start_ms": %s, "cold_start_runs_ms": [%s], ' "$app" "$median" "$all"
+  printf '"first_paint_method": "median of %s starts, each in a fresh empty data folder (demo mode); the end of the first root-window screenshot (ImageMagick import, one every ~%s ms incl. a 100 ms pause) that is no longer nearly uniform, so an upper bound", ' \
+    "$runs" "$(( poll_ms_total / (polls > 0 ? polls : 1) + 100 ))"
+  printf '"idle_after_s": %s, "idle_rss_mib": %s, "idle_total_pss_mib": %s, "processes": %s}\n' \
+    "$idle_s" "$(awk "BEGIN{printf \"%.1f\", $rss/1024}")" "$(awk "BEGIN{printf \"%.1f\", $pss_kib/1024}")" "$nproc"
+}
+
+if [ "$INNER" = 1 ]; then
+  measure_app_inner "$@"
+  exit 0
+fi
 
 # --- tools ------------------------------------------------------------------------------------
 pkgs=(imagemagick xargs)
@@ -69,8 +157,8 @@ BIN=target/release/fluxdesk-bench
 
 # --- figures 1-5 ------------------------------------------------------------------------------
 if [ "$APP_ONLY" = 0 ]; then
-  args=(run --results "$RESULTS" --data-dir target/bench-data)
-  if [ "$QUICK" = 1 ]; then args+=(--quick --wait-quiet 30); else args+=(--wait-quiet 180); fi
+  args=(run --results "$RESULTS" --data-dir target/bench-data --command "$INVOCATION")
+  if [ "$QUICK" = 1 ]; then args+=(--quick --wait-quiet "${WAIT:-30}"); else args+=(--wait-quiet "${WAIT:-180}"); fi
   [ -n "$ONLY" ] && args+=(--only "$ONLY")
   log "measuring ($([ "$QUICK" = 1 ] && echo quick || echo full) run)"
   "$BIN" "${args[@]}" || status=1
@@ -79,72 +167,6 @@ elif [ ! -f "$RESULTS" ]; then
 fi
 
 # --- figure 6: the desktop app ----------------------------------------------------------------
-json_skip() { printf '{"measured": false, "note": "%s"}\n' "$1" > "$APP_JSON"; }
-
-# Descendants of a PID (including it).
-tree_pids() { echo "$1"; for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree_pids "$c"; done; }
-
-# Runs inside xvfb-run: starts the app RUNS times in fresh data folders, detects first paint by
-# polling root-window screenshots, measures idle memory after the last start. Prints JSON.
-measure_app_inner() {
-  local app="$1" runs="$2" import_bin="$3"
-  local idle_s=5 starts=() blank size tmp pid start now painted t_poll polls=0 poll_ms_total=0
-  blank=$("$import_bin" -silent -window root -depth 8 rgb:- 2>/dev/null | gzip -1 | wc -c)
-  for run in $(seq 1 "$runs"); do
-    tmp=$(mktemp -d)
-    start=$(date +%s%N)
-    FLUXDESK_HOME="$tmp/home" FLUXDESK_GALLERY="$tmp/gallery" FLUXDESK_CACHE="$tmp/cache" \
-      "$app" >"$tmp/app.log" 2>&1 &
-    pid=$!
-    painted=""
-    while :; do
-      now=$(date +%s%N)
-      [ $(( (now - start) / 1000000000 )) -ge 60 ] && break
-      kill -0 "$pid" 2>/dev/null || break
-      t_poll=$(date +%s%N)
-      size=$("$import_bin" -silent -window root -depth 8 rgb:- 2>/dev/null | gzip -1 | wc -c)
-      now=$(date +%s%N)
-      polls=$((polls + 1)); poll_ms_total=$((poll_ms_total + (now - t_poll) / 1000000))
-      # The UI has painted when the screen stops being (nearly) uniform: its compressed size
-      # jumps well above that of the blank screen.
-      if [ "$size" -gt $((blank * 3 + 20000)) ]; then painted=$(( (now - start) / 1000000 )); break; fi
-      sleep 0.1
-    done
-    if [ -z "$painted" ]; then
-      kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
-      printf '{"measured": false, "note": "the app did not paint within 60 s (run %s); see %s"}\n' "$run" "$tmp/app.log"
-      return
-    fi
-    starts+=("$painted")
-    if [ "$run" -lt "$runs" ]; then
-      local pids; pids=$(tree_pids "$pid")
-      kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
-      for p in $pids; do kill "$p" 2>/dev/null || true; done
-      rm -rf "$tmp"
-    fi
-  done
-  sleep "$idle_s"
-  local rss pss_kib=0 nproc=0 pids v
-  rss=$(awk '/^VmRSS:/{print $2}' "/proc/$pid/status")
-  pids=$(tree_pids "$pid")
-  for p in $pids; do
-    v=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-    pss_kib=$((pss_kib + ${v:-0})); nproc=$((nproc + 1))
-  done
-  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
-  for p in $pids; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-  local sorted median all
-  sorted=$(printf '%s\n' "${starts[@]}" | sort -n)
-  median=$(echo "$sorted" | sed -n "$(( (runs + 1) / 2 ))p")
-  all=$(IFS=,; echo "${starts[*]}")
-  printf '{"measured": true, "binary": "%s", "cold_start_ms": %s, "cold_start_runs_ms": [%s], ' "$app" "$median" "$all"
-  printf '"first_paint_method": "median of %s starts, each in a fresh empty data folder (demo mode); the end of the first root-window screenshot (ImageMagick import, one every ~%s ms incl. a 100 ms pause) that is no longer nearly uniform, so an upper bound", ' \
-    "$runs" "$(( poll_ms_total / (polls > 0 ? polls : 1) + 100 ))"
-  printf '"idle_after_s": %s, "idle_rss_mib": %s, "idle_total_pss_mib": %s, "processes": %s}\n' \
-    "$idle_s" "$(awk "BEGIN{printf \"%.1f\", $rss/1024}")" "$(awk "BEGIN{printf \"%.1f\", $pss_kib/1024}")" "$nproc"
-}
-
 if [ "$APP" = 1 ]; then
   APP_BIN=target/release/fluxdesk-app
   if [ ! -x "$APP_BIN" ]; then
@@ -152,8 +174,7 @@ if [ "$APP" = 1 ]; then
     status=1
   else
     log "measuring the desktop app under Xvfb (3 starts + 5 s idle)"
-    export -f measure_app_inner tree_pids
-    out=$(xvfb-run -a -s "-screen 0 1280x800x24" bash -c 'measure_app_inner "$@"' _ \
+    out=$(xvfb-run -a -s "-screen 0 1280x800x24" bash "$0" --app-inner \
       "$PWD/$APP_BIN" 3 "$(real_im import)") || true
     [ -n "$out" ] || out='{"measured": false, "note": "the app measurement under Xvfb failed"}'
     # Bundle: the .deb when one was built (and note when it is older than the binary), else the binary.
