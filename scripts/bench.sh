@@ -170,7 +170,11 @@ fi
 if [ "$APP" = 1 ]; then
   APP_BIN=target/release/fluxdesk-app
   if [ ! -x "$APP_BIN" ]; then
-    json_skip "target/release/fluxdesk-app does not exist; build it (cd src-tauri && npx tauri build), then run scripts/bench.sh --app"
+    log "building the release app and its .deb (scripts/release.sh; ~8 min the first time)"
+    bash scripts/release.sh || true
+  fi
+  if [ ! -x "$APP_BIN" ]; then
+    json_skip "the release build failed; see scripts/release.sh"
     status=1
   else
     log "measuring the desktop app under Xvfb (3 starts + 5 s idle)"
