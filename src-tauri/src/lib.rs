@@ -145,7 +145,6 @@ pub fn run() {
             let state = startup::app_state(app.handle(), opened);
             if let Some(studio) = state.opened() {
                 notify::spawn(app.handle().clone(), studio);
-                startup::fill_thumbnails_in_background(studio.clone());
             }
             app.manage(state);
             // The window is created only now (tauri.conf.json has `"create": false`), so the page

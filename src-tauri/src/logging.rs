@@ -11,13 +11,19 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use std::io::IsTerminal;
 use tracing_subscriber::layer::SubscriberExt;
+
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, fmt};
 
-/// Our crates at debug, everything else at info; the webview stack is chatty.
-pub const DEFAULT_FILTER: &str =
-    "info,fluxdesk_app_lib=debug,fluxdesk_core=debug,piapi=debug,tao=warn,wry=warn";
+/// Debug builds: our crates at debug, everything else at info. Release builds: info. The webview
+/// stack is chatty either way. `RUST_LOG` overrides both.
+pub const DEFAULT_FILTER: &str = if cfg!(debug_assertions) {
+    "info,fluxdesk_app_lib=debug,fluxdesk_core=debug,piapi=debug,tao=warn,wry=warn"
+} else {
+    "info,tao=warn,wry=warn"
+};
 
 /// The log file is moved to `fluxdesk-app.log.1` at startup once it is bigger than this.
 const ROTATE_BYTES: u64 = 5 * 1024 * 1024;
@@ -40,7 +46,7 @@ pub fn init(logs_dir: Option<&Path>) -> Option<PathBuf> {
     };
     let installed = tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().with_writer(std::io::stderr))
+        .with(fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr))
         .with(file_layer)
         .try_init();
     if installed.is_err() {

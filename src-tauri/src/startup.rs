@@ -107,19 +107,6 @@ fn dunce_canonical(p: &Path) -> std::io::Result<std::path::PathBuf> {
     Ok(c)
 }
 
-/// Makes the thumbnails the gallery lacks (images added to the folder by hand, a cleared cache) in
-/// the background, so the grid does not decode full-size originals. Failures are only logged: the
-/// UI falls back to the original image.
-pub fn fill_thumbnails_in_background(studio: Studio) {
-    tauri::async_runtime::spawn(async move {
-        match studio.fill_missing_thumbnails().await {
-            Ok(0) => {}
-            Ok(made) => tracing::info!(made, "made missing thumbnails"),
-            Err(e) => tracing::warn!("missing thumbnails could not be made: {e}"),
-        }
-    });
-}
-
 /// What the app uses: the OS keychain and demo mode when no key is configured.
 pub fn production_secrets() -> Arc<dyn SecretStore> {
     Arc::new(fluxdesk_core::secrets::KeyringStore::default_for_env())

@@ -319,12 +319,21 @@ async fn generate(args: GenerateArgs) -> Result<ExitCode, Error> {
     };
     // Validate before touching the keychain, the database or the network.
     Studio::plan_requests(&req)?;
+    run_and_report(o, |studio| async move { studio.generate_and_wait(req, true).await }).await
+}
+
+/// Opens the studio, runs the jobs (finishing what an earlier run left behind alongside), and
+/// prints the outcome: the shared tail of `generate` and `batch`.
+async fn run_and_report<F, Fut>(o: &ImageOpts, run: F) -> Result<ExitCode, Error>
+where
+    F: FnOnce(Studio) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<(i64, JobOutcome)>, Option<ResumeReport>), Error>>,
+{
     check_concurrency(o.concurrency)?;
     let studio = open_studio(if o.demo { DemoChoice::Force } else { DemoChoice::Off }).await?;
     studio.set_concurrency_override(o.concurrency)?;
     let progress = output::Progress::start(&studio, std::io::stderr().is_terminal());
-    // Finish what an earlier run left behind, alongside the new work.
-    let result = studio.generate_and_wait(req, true).await;
+    let result = run(studio.clone()).await;
     progress.stop();
     let (outcomes, resumed) = result?;
     let code = report_outcomes(&studio, &outcomes, resumed, o.json)?;
@@ -353,16 +362,7 @@ async fn batch(args: BatchArgs) -> Result<ExitCode, Error> {
         count_per_prompt: o.count,
     };
     Studio::plan_batch(&req)?;
-    check_concurrency(o.concurrency)?;
-    let studio = open_studio(if o.demo { DemoChoice::Force } else { DemoChoice::Off }).await?;
-    studio.set_concurrency_override(o.concurrency)?;
-    let progress = output::Progress::start(&studio, std::io::stderr().is_terminal());
-    let result = studio.generate_batch_and_wait(req, true).await;
-    progress.stop();
-    let (outcomes, resumed) = result?;
-    let code = report_outcomes(&studio, &outcomes, resumed, o.json)?;
-    studio.shutdown().await;
-    Ok(code)
+    run_and_report(o, |studio| async move { studio.generate_batch_and_wait(req, true).await }).await
 }
 
 fn check_concurrency(k: Option<u32>) -> Result<(), Error> {

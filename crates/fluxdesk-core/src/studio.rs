@@ -70,8 +70,8 @@ pub struct StudioOptions {
     pub demo: DemoChoice,
     /// None = the JSON settings file in FLUXDESK_HOME.
     pub settings_backend: Option<Arc<dyn SettingsBackend>>,
-    /// Reconcile the gallery and resume unfinished tasks in the background right after opening
-    /// (the app: true; the CLI resumes explicitly).
+    /// Reconcile the gallery, fill missing thumbnails and resume unfinished tasks in the
+    /// background right after opening (the app: true; the CLI resumes explicitly).
     pub resume_on_open: bool,
 }
 
@@ -192,6 +192,13 @@ impl Studio {
             tokio::spawn(async move {
                 if let Err(e) = s.reconcile().await {
                     tracing::warn!("gallery reconcile failed: {e}");
+                }
+                // Files reconcile just found (added by hand, a cleared cache) get thumbnails now,
+                // so the grid never decodes full-size originals.
+                match s.fill_missing_thumbnails().await {
+                    Ok(0) => {}
+                    Ok(made) => tracing::info!(made, "made missing thumbnails"),
+                    Err(e) => tracing::warn!("missing thumbnails could not be made: {e}"),
                 }
                 match s.resume().await {
                     Ok(r) => tracing::info!(?r, "resume finished"),
