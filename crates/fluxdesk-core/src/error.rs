@@ -110,3 +110,24 @@ pub fn is_disk_full(e: &std::io::Error) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_its_own_error_with_the_next_step() {
+        #[cfg(unix)]
+        let full = std::io::Error::from_raw_os_error(28);
+        #[cfg(windows)]
+        let full = std::io::Error::from_raw_os_error(112);
+        let e = Error::io("writing the image", "/gallery/a.png", full);
+        assert_eq!(e.code(), ErrorCode::DiskFull);
+        assert!(e.to_string().contains("Free some space"), "{e}");
+
+        let other =
+            Error::io("writing the image", "/gallery/a.png", std::io::ErrorKind::PermissionDenied.into());
+        assert_eq!(other.code(), ErrorCode::Io);
+        assert!(other.to_string().contains("writing the image"), "{other}");
+    }
+}
