@@ -276,6 +276,62 @@ try {
     await context.close();
   }
 
+  // Wave 3: edit an image from the large view (Edit menu), the inpaint mask painter with a stroke, the
+  // result linking back to its source, outpaint margins over budget, and ControlNet + LoRA. Both themes.
+  for (const t of ["dark", "light"]) {
+    const { page, context } = await open(t, { seedGallery: 12, seedJobs: true, speed: 0.1, keySource: "keychain" });
+    await page.getByRole("button", { name: "Gallery", exact: true }).click();
+    await sleep(300);
+    await page.locator("button.thumb").nth(1).dblclick();
+    await sleep(300);
+    await page.getByRole("complementary", { name: "Details" }).getByRole("button", { name: "Edit…" }).click();
+    await sleep(200);
+    await shot(page, `${t}-17-edit-menu`);
+    await page.getByRole("menuitem", { name: /^Inpaint/ }).click();
+    await page.waitForSelector("canvas[aria-label^='Mask painter']");
+    await sleep(400);
+    const box = await page.locator("canvas[aria-label^='Mask painter']").boundingBox();
+    if (box) {
+      await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.45);
+      await page.mouse.down();
+      for (let i = 1; i <= 12; i++) await page.mouse.move(box.x + box.width * (0.3 + i * 0.03), box.y + box.height * (0.45 + Math.sin(i / 2) * 0.08));
+      await page.mouse.up();
+    }
+    await page.getByLabel("Prompt", { exact: true }).fill("a glass greenhouse with warm light");
+    await sleep(200);
+    await shot(page, `${t}-18-inpaint-painter`);
+    await page.getByRole("button", { name: "Generate", exact: true }).click();
+    await sleep(2600);
+    await shot(page, `${t}-19-inpaint-result`);
+    await page.locator(".results button").filter({ has: page.locator("img") }).first().click().catch(() => {});
+    await sleep(500);
+    await shot(page, `${t}-20-result-source-link`);
+    await page.keyboard.press("Escape");
+    await sleep(200);
+
+    await page.getByRole("radio", { name: "Outpaint" }).check();
+    await sleep(200);
+    await page.getByRole("button", { name: "Wider" }).click();
+    await sleep(200);
+    await shot(page, `${t}-21-outpaint`);
+    await page.getByLabel("Top margin").fill("600");
+    await page.getByLabel("Bottom margin").fill("600");
+    await sleep(200);
+    await shot(page, `${t}-22-outpaint-over-budget`);
+
+    await page.getByRole("radio", { name: "ControlNet" }).check();
+    await page.getByRole("checkbox", { name: "LoRA style" }).check();
+    await sleep(200);
+    await page.getByRole("button", { name: "From gallery…" }).click();
+    await sleep(300);
+    await shot(page, `${t}-23-gallery-picker`);
+    await page.getByRole("dialog").locator("button.pick").nth(3).click();
+    await sleep(300);
+    await page.locator(".compose .scroll").evaluate((el) => (el.scrollTop = 0));
+    await shot(page, `${t}-24-controlnet-lora`);
+    await context.close();
+  }
+
   // Small window + shortcuts overlay + validation, dark only.
   {
     const { page, context } = await open("dark", { seedGallery: 12, seedJobs: true, speed: 0.2 }, { width: 1024, height: 700 });

@@ -104,6 +104,50 @@ describe("Tauri adapter", () => {
     ]);
   });
 
+  test("wave 3 commands: names and argument keys (team/WAVE3.md D)", async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, args) => {
+      seen.push([cmd, args]);
+      if (cmd === "task_catalog") return { tasks: [], loraTypes: ["art"], controlTypes: ["canny"] };
+      if (cmd === "source_info") return { path: "/d/in.png", width: 10, height: 20, bytes: 99, imageId: null };
+      if (cmd === "stage_source") return { imageId: null, path: "/d/inputs/ab.png" };
+      if (cmd === "edit_settings") return { ...request, taskType: "fill-inpaint" };
+      return null;
+    });
+    const b = createTauriBackend();
+    expect((await b.taskCatalog()).loraTypes).toEqual(["art"]);
+    expect((await b.sourceInfo({ imageId: null, path: "/d/in.png" })).height).toBe(20);
+    expect(await b.stageSource("iVBORw0K")).toEqual({ imageId: null, path: "/d/inputs/ab.png" });
+    expect((await b.editSettings(4, "fill-inpaint")).taskType).toBe("fill-inpaint");
+    const inpaint: GenerateRequest = {
+      ...request,
+      count: 1,
+      taskType: "fill-inpaint",
+      source: { imageId: 4, path: null },
+      mask: { path: null, pngBase64: "iVBORw0K" },
+      denoise: null,
+      loras: [],
+      control: null,
+      outpaint: null,
+      scale: null,
+    };
+    await b.generate(inpaint);
+    expect(seen).toEqual([
+      ["task_catalog", {}],
+      ["source_info", { source: { imageId: null, path: "/d/in.png" } }],
+      ["stage_source", { pngBase64: "iVBORw0K" }],
+      ["edit_settings", { id: 4, taskType: "fill-inpaint" }],
+      ["generate", { request: inpaint }],
+    ]);
+  });
+
+  test("UploadFailed is a known code", async () => {
+    mockIPC(() => {
+      throw { code: "UploadFailed", message: "The upload failed. Retry." };
+    });
+    await expect(createTauriBackend().generate(request)).rejects.toMatchObject({ code: "UploadFailed", message: "The upload failed. Retry." });
+  });
+
   test("drag-out asks drag_items, then hands items and icon unchanged to the drag plugin", async () => {
     const seen: [string, Record<string, unknown>][] = [];
     mockIPC((cmd, args) => {
@@ -248,6 +292,14 @@ describe("adapter vs generated bindings", () => {
       ["revealExport", () => b.revealExport("/d/a.png"), () => c.revealExport("/d/a.png")],
     ];
     for (const pair of wave2) if (pair[0] in commands) pairs.push(pair);
+    // Wave 3 (team/WAVE3.md): likewise, once bindings.ts is regenerated with them.
+    const wave3: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
+      ["taskCatalog", () => b.taskCatalog(), () => c.taskCatalog()],
+      ["sourceInfo", () => b.sourceInfo({ imageId: 3, path: null }), () => c.sourceInfo({ imageId: 3, path: null })],
+      ["stageSource", () => b.stageSource("iVBORw0K"), () => c.stageSource("iVBORw0K")],
+      ["editSettings", () => b.editSettings(3, "kontext"), () => c.editSettings(3, "kontext")],
+    ];
+    for (const pair of wave3) if (pair[0] in commands) pairs.push(pair);
     for (const [name, ours, theirs] of pairs) {
       const a = await capture(ours);
       const g = await capture(theirs);

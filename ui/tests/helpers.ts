@@ -13,6 +13,7 @@ import { toasts } from "../src/lib/state/toasts.svelte";
 import { form } from "../src/lib/state/create.svelte";
 import { confirm, exporter } from "../src/lib/state/dialogs.svelte";
 import { importer } from "../src/lib/state/importer.svelte";
+import { editMenu } from "../src/lib/state/edit.svelte";
 
 export function resetStores(): void {
   app.reset();
@@ -26,6 +27,7 @@ export function resetStores(): void {
   confirm.reset();
   exporter.reset();
   importer.reset();
+  editMenu.reset();
 }
 
 /** Renders the whole app against a fresh mock backend and waits until startup has finished. */

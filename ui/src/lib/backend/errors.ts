@@ -6,7 +6,7 @@ const KNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   "InvalidInput", "Unauthorized", "InsufficientCredits", "RateLimited", "TaskFailed", "Cancelled", "Timeout",
   "CreateUnknown", "Network", "ServerError", "Protocol", "NotFound", "DownloadFailed", "InvalidImage", "Config",
   "NoApiKey", "KeychainUnavailable", "Storage", "DatabaseUnusable", "DiskFull", "Io", "Missing", "BudgetReached",
-  "Internal",
+  "Internal", "UploadFailed",
 ]);
 
 /** Every rejected backend call rejects with this. The UI branches only on `code`. */

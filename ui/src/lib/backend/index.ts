@@ -22,6 +22,10 @@ import type {
   QueueState,
   Settings,
   SettingsView,
+  SourceImage,
+  SourceInfo,
+  TaskCatalog,
+  TaskType,
 } from "./types";
 import { BackendError } from "./errors";
 import { createTauriBackend } from "./tauri";
@@ -96,6 +100,16 @@ export interface Backend {
   /** Opens the file manager at an exported file (a path export_images wrote). */
   revealExport(path: string): Promise<void>;
 
+  // ---- wave 3: all Flux task types (team/WAVE3.md D) ----
+  /** Every task type with its models, prices and what it takes; the LoRA and ControlNet lists. Static. */
+  taskCatalog(): Promise<TaskCatalog>;
+  /** Size and path of an input image (reads the header only); errors say what to do. */
+  sourceInfo(source: SourceImage): Promise<SourceInfo>;
+  /** Pasted or dropped image bytes (base64, no data: prefix) → a file in the data folder, as a source. */
+  stageSource(pngBase64: string): Promise<SourceImage>;
+  /** "Edit" from the gallery: the request that edits this image with `taskType` (source = the image). */
+  editSettings(id: number, taskType: TaskType): Promise<GenerateRequest>;
+
   // ---- shell helpers (no IPC command, or a command plus a plugin call) ----
   /** A URL an <img> can load for a local file path (Tauri asset protocol; data: URLs in the mock). */
   assetUrl(path: string): string;
@@ -105,6 +119,8 @@ export interface Backend {
   openExternal(url: string): Promise<void>;
   /** Native file/folder picker for "Import…" (multiple); [] when the user cancels. */
   pickImport(what: ImportPick): Promise<string[]>;
+  /** Native picker for one source image (PNG, JPEG, WebP); null when the user cancels. */
+  pickSource(): Promise<string | null>;
   /**
    * Native drag of the images' files out of the window (drag_items + the drag plugin's startDrag).
    * Resolves when the drag ends: "dropped" or "cancelled".

@@ -7,6 +7,7 @@
 import type { Backend, FileDropEvent, ImportPick } from "./index";
 import { BackendError } from "./errors";
 import { artDataUrl, hash } from "./mock-art";
+import { derivedDataUrl, mockCatalog } from "./mock-tasks";
 import type {
   AccountView,
   AppInfo,
@@ -31,8 +32,16 @@ import type {
   Settings,
   SettingsOverride,
   SettingsView,
+  SourceImage,
+  SourceInfo,
+  TaskCatalog,
+  TaskSettingsView,
+  TaskType,
 } from "./types";
 import { modelInfo, MODELS } from "../util/models";
+import { fitToLimit } from "../util/sizes";
+import { findTask, outpaintBudget } from "../util/tasks";
+import { fromBase64, pngSize } from "../util/mask";
 import { validateSize } from "../util/sizes";
 
 export type MockOptions = {
@@ -88,6 +97,7 @@ export const ERROR_MESSAGES: Record<ErrorCode, string> = {
   Missing: "The image file is missing from the gallery folder.",
   BudgetReached: "Today's spending limit is reached. Raise the daily budget in Settings to continue.",
   Internal: "Something went wrong inside Fluxdesk. Retry; if it persists, restart the app.",
+  UploadFailed: "The source image could not be uploaded to PiAPI, so nothing was created or charged. Check your connection and retry.",
 };
 
 export const SAMPLE_PROMPTS: readonly string[] = [
@@ -118,6 +128,17 @@ type Sim = {
   seed: number;
   batchId?: string;
 };
+
+/** A staged or picked input file the mock knows: its preview URL and size. */
+type InputFile = { url: string; width: number; height: number; bytes: number };
+
+/** Files the mock's "Choose file…" dialog returns (pickSource), with the art they show. */
+const REFERENCE_FILES: { path: string; prompt: string; width: number; height: number; bytes: number }[] = [
+  { path: "/home/you/Pictures/References/hillside at dawn.jpg", prompt: "Misty forest valley at dawn, layered mountains", width: 1600, height: 1067, bytes: 412_331 },
+];
+
+/** Largest upload PiAPI's ephemeral endpoint is sent (team/WAVE3.md A: MAX_UPLOAD_BYTES). */
+const MAX_INPUT_BYTES = 10 * 1024 * 1024;
 
 type Art = { prompt: string; seed: number; width: number; height: number };
 
@@ -158,6 +179,8 @@ export class MockBackend implements Backend {
   private listener: ((e: JobEvent) => void) | null = null;
   private spentToday = 0;
   private balanceUsd: number;
+  private catalog: TaskCatalog = mockCatalog();
+  private inputs = new Map<string, InputFile>();
 
   constructor(options: MockOptions = {}) {
     this.opts = {
@@ -191,6 +214,11 @@ export class MockBackend implements Backend {
     };
     this.applyOverrides();
     this.seed();
+    for (const f of REFERENCE_FILES) {
+      const url = artDataUrl(f.prompt, hash(f.path), f.width, f.height);
+      this.inputs.set(f.path, { url, width: f.width, height: f.height, bytes: f.bytes });
+      this.urls.set(f.path, url);
+    }
   }
 
   // ---------- test controls ----------
@@ -388,6 +416,7 @@ export class MockBackend implements Backend {
       throw new BackendError("InvalidInput", "Choose between 1 and 8 images.");
     }
     if (!MODELS.some((m) => m.id === request.model)) throw new BackendError("InvalidInput", `Unknown model ${request.model}.`);
+    this.validateTask(request);
     const price = modelInfo(request.model)?.priceUsd ?? 0;
     const budget = this.settings.dailyBudgetUsd;
     if (!this.demo && budget != null && this.spentToday + price * request.count > budget + 1e-9) {
@@ -396,6 +425,126 @@ export class MockBackend implements Backend {
     const ids: number[] = [];
     for (let i = 0; i < request.count; i++) ids.push(this.enqueue(request, i));
     return ids;
+  }
+
+  /** Like the core's validate_except_inputs plus the presence of the inputs (team/WAVE3.md A rules). */
+  private validateTask(r: GenerateRequest): void {
+    const task: TaskType = r.taskType ?? "txt2img";
+    const info = findTask(this.catalog, task);
+    const bad = (message: string) => new BackendError("InvalidInput", message);
+    if (!info) throw bad(`Unknown task type ${task}.`);
+    if (!info.models.includes(r.model)) throw bad(`${info.label} is not available on ${modelInfo(r.model)?.name ?? r.model}; choose ${info.models.map((m) => modelInfo(m)?.name ?? m).join(" or ")}.`);
+    if (info.needsImage && !r.source) throw bad("Choose a source image for this task.");
+    if (!info.needsImage && r.source) throw bad(`${info.label} does not take a source image.`);
+    if (r.source && (r.source.imageId == null) === (r.source.path == null)) throw bad("A source is either a gallery image or a file, not both.");
+    if (task === "fill-inpaint" && !r.mask?.pngBase64 && !r.mask?.path) throw bad("Paint the area to repaint first.");
+    const loras = r.loras ?? [];
+    if (loras.length < info.minLoras || loras.length > info.maxLoras) {
+      throw bad(info.maxLoras ? `${info.label} takes ${info.minLoras === info.maxLoras ? "exactly" : "at most"} ${info.maxLoras} LoRA.` : `${info.label} does not take a LoRA.`);
+    }
+    for (const l of loras) {
+      if (!/^[a-z0-9-]+$/.test(l.name)) throw bad(`"${l.name}" is not a LoRA name; choose one from the list.`);
+      if (!(l.strength >= 0 && l.strength <= 2)) throw bad("LoRA strength must be between 0 and 2.");
+    }
+    if (info.needsControl !== !!r.control) throw bad(info.needsControl ? "Choose a control image." : `${info.label} does not take a control image.`);
+    if (r.control && !(r.control.strength >= 0 && r.control.strength <= 1)) throw bad("Control strength must be between 0 and 1.");
+    if (r.denoise != null && (!info.takesDenoise || !(r.denoise > 0 && r.denoise <= 1))) {
+      throw bad(info.takesDenoise ? "Denoise must be above 0 and at most 1." : `${info.label} does not take a denoise value.`);
+    }
+    if (r.outpaint != null && !info.takesOutpaint) throw bad(`${info.label} does not take outpaint margins.`);
+    if (info.takesOutpaint) {
+      const src = r.source ? this.inputSize(r.source) : null;
+      const problem = src ? outpaintBudget(src, r.outpaint ?? { left: 0, right: 0, top: 0, bottom: 0 }).error : null;
+      if (problem) throw bad(problem);
+    }
+    if (info.takesScale ? r.scale !== 2 && r.scale !== 4 : r.scale != null) throw bad(info.takesScale ? "Choose an upscale of 2× or 4×." : `${info.label} does not take a scale.`);
+  }
+
+  private inputSize(src: SourceImage): { width: number; height: number; url: string } | null {
+    if (src.imageId != null) {
+      const im = this.images.get(src.imageId);
+      return im ? { width: im.width, height: im.height, url: this.assetUrl(im.path) } : null;
+    }
+    const f = src.path ? this.inputs.get(src.path) : undefined;
+    return f ? { width: f.width, height: f.height, url: f.url } : null;
+  }
+
+  async taskCatalog(): Promise<TaskCatalog> {
+    await this.enter("taskCatalog", []);
+    return JSON.parse(JSON.stringify(this.catalog)) as TaskCatalog;
+  }
+
+  async sourceInfo(source: SourceImage): Promise<SourceInfo> {
+    await this.enter("sourceInfo", [source]);
+    if (source.imageId != null) {
+      const im = this.images.get(source.imageId);
+      if (!im) throw new BackendError("NotFound", "That image is no longer in the gallery. Choose another source.");
+      return { path: im.path, width: im.width, height: im.height, bytes: 1_200_000 + (hash(im.path) % 900_000), imageId: im.id };
+    }
+    const path = source.path ?? "";
+    if (!/\.(png|jpe?g|webp)$/i.test(path)) {
+      throw new BackendError("InvalidImage", "That file is not an image Fluxdesk can read. Choose a PNG, JPEG or WebP file.");
+    }
+    const f = this.inputs.get(path);
+    if (!f) throw new BackendError("Missing", `${path.split("/").pop()} is no longer there. Choose the file again.`);
+    return { path, width: f.width, height: f.height, bytes: f.bytes, imageId: null };
+  }
+
+  async stageSource(pngBase64: string): Promise<SourceImage> {
+    await this.enter("stageSource", [`<${pngBase64.length} base64 chars>`]);
+    let bytes: Uint8Array;
+    try {
+      bytes = fromBase64(pngBase64);
+    } catch {
+      throw new BackendError("InvalidImage", "The pasted data is not an image. Copy an image and paste again.");
+    }
+    if (bytes.length > MAX_INPUT_BYTES) {
+      throw new BackendError("InvalidInput", `The image is ${(bytes.length / 1048576).toFixed(1)} MB; the limit is 10 MB. Use a smaller or compressed image.`);
+    }
+    const size = pngSize(bytes) ?? (bytes[0] === 0xff && bytes[1] === 0xd8 ? { width: 1024, height: 768 } : null);
+    if (!size) throw new BackendError("InvalidImage", "That is not an image Fluxdesk can read. Use a PNG, JPEG or WebP image.");
+    const path = `/home/you/.local/share/fluxdesk/inputs/${hash(pngBase64).toString(16).padStart(8, "0")}.png`;
+    const mime = bytes[0] === 0xff ? "image/jpeg" : "image/png";
+    const url = `data:${mime};base64,${pngBase64}`;
+    this.inputs.set(path, { url, ...size, bytes: bytes.length });
+    this.urls.set(path, url);
+    return { imageId: null, path };
+  }
+
+  async editSettings(id: number, taskType: TaskType): Promise<GenerateRequest> {
+    await this.enter("editSettings", [id, taskType]);
+    const im = this.images.get(id);
+    if (!im) throw new BackendError("NotFound", ERROR_MESSAGES.NotFound);
+    const info = findTask(this.catalog, taskType);
+    if (!info || !info.needsImage) throw new BackendError("InvalidInput", `${info?.label ?? taskType} does not edit an image.`);
+    const own = modelInfo(im.model)?.id;
+    const model: Model = own && info.models.includes(own) ? own : "Qubico/flux1-dev-advanced";
+    const fit = fitToLimit(im.width, im.height);
+    return {
+      prompt: im.prompt,
+      negativePrompt: im.negativePrompt,
+      model,
+      width: fit.width,
+      height: fit.height,
+      steps: null,
+      guidance: null,
+      seed: null,
+      count: 1,
+      taskType,
+      source: { imageId: id, path: null },
+      mask: null,
+      denoise: info.takesDenoise ? 0.7 : null,
+      loras: [],
+      control: null,
+      outpaint: null,
+      scale: info.takesScale ? 2 : null,
+    };
+  }
+
+  async pickSource(): Promise<string | null> {
+    await this.enter("pickSource", []);
+    const ref = REFERENCE_FILES[0];
+    return ref.path;
   }
 
   async generateBatch(req: BatchRequest): Promise<number[]> {
@@ -717,6 +866,14 @@ export class MockBackend implements Backend {
       guidance: im.guidance,
       seed: im.seed,
       count: 1,
+      taskType: (im.taskType as TaskType | null) && findTask(this.catalog, im.taskType as TaskType) ? (im.taskType as TaskType) : "txt2img",
+      source: im.sourceImageId != null && this.images.has(im.sourceImageId) ? { imageId: im.sourceImageId, path: null } : null,
+      denoise: im.task?.denoise ?? null,
+      loras: im.task?.loras ?? [],
+      outpaint: im.task?.outpaint ?? null,
+      scale: im.task?.scale ?? null,
+      control: null,
+      mask: null,
     };
   }
 
@@ -942,9 +1099,42 @@ export class MockBackend implements Backend {
     const date = job.createdAt.slice(0, 10);
     const path = `/home/you/Pictures/Fluxdesk/${date}/fluxdesk-${String(id).padStart(5, "0")}.png`;
     const thumbPath = `/home/you/.cache/fluxdesk/thumbs/${String(id).padStart(5, "0")}.webp`;
-    const art = { prompt: job.prompt, seed: sim.seed, width: job.width, height: job.height };
-    this.art.set(path, art);
-    this.art.set(thumbPath, art);
+    const r = sim.request;
+    const task: TaskType = r.taskType ?? "txt2img";
+    const src = r.source ? this.inputSize(r.source) : null;
+    const ctl = r.control ? this.inputSize(r.control.image) : null;
+    let { width, height } = job;
+    if (src && task !== "controlnet-lora") {
+      // Like the simulator: the source's size (downscaled to the pixel limit), plus margins, times the scale.
+      const fit = fitToLimit(src.width, src.height);
+      const m = r.outpaint ?? { left: 0, right: 0, top: 0, bottom: 0 };
+      width = task === "fill-outpaint" ? src.width + m.left + m.right : fit.width;
+      height = task === "fill-outpaint" ? src.height + m.top + m.bottom : fit.height;
+    }
+    if (r.scale && (task === "img2img-sr" || task === "txt2img-sr")) {
+      const k = Math.min(r.scale, 2048 / Math.max(width, height));
+      width = Math.round(width * k);
+      height = Math.round(height * k);
+    }
+    if (task === "txt2img") {
+      const art = { prompt: job.prompt, seed: sim.seed, width, height };
+      this.art.set(path, art);
+      this.art.set(thumbPath, art);
+    } else {
+      const url = derivedDataUrl({ request: r, seed: sim.seed, source: src, control: ctl, width, height });
+      this.urls.set(path, url);
+      this.urls.set(thumbPath, url);
+    }
+    const taskView: TaskSettingsView | null =
+      task === "txt2img"
+        ? null
+        : {
+            denoise: r.denoise ?? null,
+            loras: r.loras ?? [],
+            control: r.control ? { controlType: r.control.controlType, strength: r.control.strength } : null,
+            outpaint: r.outpaint ?? null,
+            scale: r.scale ?? null,
+          };
     return {
       id,
       path,
@@ -952,9 +1142,11 @@ export class MockBackend implements Backend {
       prompt: job.prompt,
       negativePrompt: sim.request.negativePrompt,
       model: job.model,
-      taskType: "txt2img",
-      width: job.width,
-      height: job.height,
+      taskType: task,
+      sourceImageId: r.source?.imageId ?? null,
+      task: taskView,
+      width,
+      height,
       seed: sim.seed,
       steps: sim.request.steps,
       guidance: sim.request.guidance,

@@ -29,6 +29,9 @@ import type {
   QueueState,
   Settings,
   SettingsView,
+  SourceImage,
+  SourceInfo,
+  TaskCatalog,
 } from "./types";
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
@@ -95,6 +98,13 @@ export function createTauriBackend(): Backend {
     // Reveals only what export_images wrote in this session (the shell checks).
     revealExport: (path) => call<void>("reveal_export", { path }),
 
+    // Wave 3 (team/WAVE3.md C/D). Called by name like every command here, so they work before
+    // bindings.ts is regenerated with them.
+    taskCatalog: () => call<TaskCatalog>("task_catalog"),
+    sourceInfo: (source: SourceImage) => call<SourceInfo>("source_info", { source }),
+    stageSource: (pngBase64) => call<SourceImage>("stage_source", { pngBase64 }),
+    editSettings: (id, taskType) => call<GenerateRequest>("edit_settings", { id, taskType }),
+
     assetUrl: (path) => convertFileSrc(path),
     pickFolder: (current) =>
       guard(async () => {
@@ -109,6 +119,11 @@ export function createTauriBackend(): Backend {
             : await openDialog({ multiple: true, filters: [{ name: "Images", extensions: IMAGE_EXTENSIONS }] });
         if (picked == null) return [];
         return Array.isArray(picked) ? picked : [picked];
+      }),
+    pickSource: () =>
+      guard(async () => {
+        const picked = await openDialog({ multiple: false, directory: false, filters: [{ name: "Images", extensions: IMAGE_EXTENSIONS }] });
+        return typeof picked === "string" ? picked : null;
       }),
     openExternal: (url) => guard(() => openUrl(url)),
     dragOut: (ids) =>

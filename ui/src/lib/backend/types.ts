@@ -27,7 +27,9 @@ export type ErrorCode =
   | "Io"
   | "Missing"
   | "BudgetReached"
-  | "Internal";
+  | "Internal"
+  /** Wave 3: uploading a local input image to PiAPI failed (nothing was created; retry is allowed). */
+  | "UploadFailed";
 
 export type IpcError = { code: ErrorCode; message: string };
 
@@ -76,6 +78,17 @@ export type GenerateRequest = {
   seed: number | null;
   /** 1..8 */
   count: number;
+  // ---- Wave 3 (team/WAVE3.md C): all `#[serde(default)]` in Rust, so optional here: an older shell's
+  // image_settings answer (without them) still reads as a text-to-image request.
+  /** Default "txt2img". */
+  taskType?: TaskType;
+  source?: SourceImage | null;
+  mask?: MaskInput | null;
+  denoise?: number | null;
+  loras?: LoraChoice[];
+  control?: ControlChoice | null;
+  outpaint?: Margins | null;
+  scale?: number | null;
 };
 
 export type JobState =
@@ -109,6 +122,10 @@ export type ImageView = {
   favourite: boolean;
   /** 0-5 */
   rating: number;
+  /** Wave 3: the gallery image this one was made from (img2img, inpaint, …), when it is known. */
+  sourceImageId?: number | null;
+  /** Wave 3: the task's own settings (denoise, LoRAs, ControlNet, margins, scale). */
+  task?: TaskSettingsView | null;
 };
 
 export type JobView = {
@@ -217,3 +234,67 @@ export type DeleteReceipt = { token: string; count: number };
 
 /** What the drag-out plugin needs: pass `items` as `item` and `icon` unchanged. */
 export type DragPayload = { items: string[]; icon: string };
+
+// ---------- Wave 3: all Flux task types (team/WAVE3.md C, D) ----------
+
+/** PiAPI's task_type wire strings. */
+export type TaskType =
+  | "txt2img"
+  | "img2img"
+  | "txt2img-lora"
+  | "img2img-lora"
+  | "controlnet-lora"
+  | "fill-inpaint"
+  | "fill-outpaint"
+  | "redux-variation"
+  | "kontext"
+  | "txt2img-sr"
+  | "img2img-sr";
+
+export type ControlType = "depth" | "soft_edge" | "canny" | "openpose";
+
+/** An input image: a gallery image or a file (exactly one set). */
+export type SourceImage = { imageId: number | null; path: string | null };
+
+/** The inpaint mask: white (luma ≥ 128, or alpha ≥ 128 when the PNG has alpha) = repaint. One of the two set. */
+export type MaskInput = { path: string | null; pngBase64: string | null };
+
+export type LoraChoice = { name: string; strength: number };
+
+export type ControlChoice = { controlType: ControlType; image: SourceImage; strength: number };
+
+/** Outpaint margins in pixels, per side. */
+export type Margins = { left: number; right: number; top: number; bottom: number };
+
+export type ControlSummary = { controlType: ControlType; strength: number };
+
+export type TaskSettingsView = {
+  denoise: number | null;
+  loras: LoraChoice[];
+  control: ControlSummary | null;
+  outpaint: Margins | null;
+  scale: number | null;
+};
+
+/** What source_info read from an input image's header. `path` is absolute (for the asset protocol). */
+export type SourceInfo = { path: string; width: number; height: number; bytes: number; imageId: number | null };
+
+export type ModelPrice = { model: Model; usd: number };
+
+export type TaskInfo = {
+  taskType: TaskType;
+  label: string;
+  models: Model[];
+  needsImage: boolean;
+  minLoras: number;
+  maxLoras: number;
+  needsControl: boolean;
+  takesSize: boolean;
+  takesDenoise: boolean;
+  takesOutpaint: boolean;
+  takesScale: boolean;
+  batchModels: Model[];
+  prices: ModelPrice[];
+};
+
+export type TaskCatalog = { tasks: TaskInfo[]; loraTypes: string[]; controlTypes: ControlType[] };

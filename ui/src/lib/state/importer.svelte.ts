@@ -16,6 +16,11 @@ class Importer {
    * the drop hint is not shown for them.
    */
   draggingOut = false;
+  /**
+   * Set by Create while its task takes an input image: files dropped on the window become that image
+   * instead of being imported.
+   */
+  sourceDrop: { label: string; take: (paths: string[]) => void } | null = $state.raw(null);
 
   async pick(what: ImportPick): Promise<void> {
     let paths: string[];
@@ -55,6 +60,7 @@ class Importer {
     this.busy = false;
     this.over = false;
     this.draggingOut = false;
+    this.sourceDrop = null;
   }
 }
 

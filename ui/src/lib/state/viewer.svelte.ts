@@ -58,6 +58,16 @@ class ViewerStore {
     return this.index < this.total - 1;
   }
 
+  /** Shows another image (e.g. a result's source): in place when the list has it, else put in front of it. */
+  jump(id: number): void {
+    if (!this.ids.includes(id)) {
+      const rest = this.ids;
+      this.source = { ...fixed([id, ...rest.filter((x) => x !== id)]), terms: this.source.terms, onClose: this.source.onClose };
+    }
+    this.currentId = id;
+    this.pos = Math.max(0, this.ids.indexOf(id));
+  }
+
   async step(delta: number): Promise<void> {
     const ids = this.ids;
     if (!ids.length) return;

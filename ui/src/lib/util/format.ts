@@ -58,3 +58,17 @@ export function altText(image: { prompt: string; path: string }): string {
   const name = image.path.split(/[\\/]/).pop() ?? "";
   return name ? `Imported image ${name}` : "Image without a prompt";
 }
+
+/** "412 KB", "1.2 MB" (decimal-free under 10 MB is one decimal). */
+export function fileSize(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return "—";
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  const mb = bytes / (1024 * 1024);
+  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
+}
+
+/** The last segment of a path (either separator). */
+export function baseName(path: string): string {
+  return path.split(/[\\/]/).pop() ?? path;
+}
