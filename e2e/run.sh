@@ -10,7 +10,8 @@
 #
 # Contract: never hangs (global `timeout`), prints `E2E: N passed, N failed` as the last result
 # line (from tests.mjs), exits 0 only when every test passed. Artifacts (screenshots, logs) go to
-# e2e/artifacts/ (gitignored); the main screens are also copied to docs/screenshots/.
+# e2e/artifacts/ (gitignored); with E2E_UPDATE_DOCS=1 the main screens are also copied to
+# docs/screenshots/ (the README shows them).
 # Env knobs: E2E_KEEP=1 keeps the throwaway HOME; E2E_TIMEOUT (s, default 600) is the global limit;
 # E2E_PORT (default 4444) is tauri-driver's port (the next free one is used if it is taken).
 set -uo pipefail
