@@ -8,8 +8,10 @@
 //! - `poll_until_done` retries transient failures (5xx, 429, network, unreadable bodies) as
 //!   attempts, honours `Retry-After`, stops at once on cancellation, and never fails a task because
 //!   of a flaky GET.
+//! - `upload_image` (see `upload.rs`) posts local input images to the configured upload URL.
 //! - The API key never appears in `Debug` output, errors or logs, and is never sent to any origin
-//!   other than the configured base URL (cross-origin redirects of API calls are not followed).
+//!   other than the configured base URL and upload URL (cross-origin redirects of keyed requests
+//!   are not followed).
 
 use std::error::Error as _;
 use std::fmt;
@@ -29,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::parse::{self, Subject};
 use crate::poll::{PollEvent, PollPolicy};
 use crate::request::TaskRequest;
+use crate::upload::DEFAULT_UPLOAD_URL;
 use crate::{Task, TaskStatus};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.piapi.ai";
@@ -54,19 +57,32 @@ pub struct ClientConfig {
     /// Per-request read timeout.
     pub read_timeout: Duration,
     pub poll: PollPolicy,
+    /// Where input images are uploaded (`PIAPI_UPLOAD_URL`); https, or plain http only for
+    /// loopback hosts. See [`ClientConfig::new`] for the default.
+    pub upload_url: String,
 }
 
 impl ClientConfig {
     /// A configuration with the defaults: connect timeout 10 s, read timeout 30 s,
-    /// [`PollPolicy::default`]. Fails with `Error::Config` if the base URL is not allowed
+    /// [`PollPolicy::default`], and the upload URL [`DEFAULT_UPLOAD_URL`] when the base URL is
+    /// PiAPI's default base, else `{base}/api/ephemeral_resource` (the simulator's, or a
+    /// proxy's). Fails with `Error::Config` if the base URL is not allowed
     /// (see [`validate_base_url`](ClientConfig::validate_base_url)).
     pub fn new(base_url: &str, api_key: SecretString) -> Result<ClientConfig> {
+        let base_url = Self::validate_base_url(base_url)?;
+        let base = base_url.as_str().trim_end_matches('/');
+        let upload_url = if base.eq_ignore_ascii_case(DEFAULT_BASE_URL) {
+            DEFAULT_UPLOAD_URL.to_owned()
+        } else {
+            format!("{base}/api/ephemeral_resource")
+        };
         Ok(ClientConfig {
-            base_url: Self::validate_base_url(base_url)?,
+            base_url,
             api_key,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             poll: PollPolicy::default(),
+            upload_url,
         })
     }
 
@@ -74,39 +90,18 @@ impl ClientConfig {
     /// (`localhost`, `127.0.0.0/8`, `::1`). A trailing slash is fine; credentials, queries and
     /// fragments are not. Errors are `Error::Config` with a sentence saying what to do.
     pub fn validate_base_url(base_url: &str) -> Result<Url> {
-        let config = |message: String| Error::Config { message };
-        let trimmed = base_url.trim();
-        let url = Url::parse(trimmed).map_err(|e| {
-            config(format!(
-                "The PiAPI base URL \"{trimmed}\" is not a valid URL ({e}). Use {DEFAULT_BASE_URL}, or leave it unset."
-            ))
-        })?;
-        let Some(host) = url.host() else {
-            return Err(config(format!(
-                "The PiAPI base URL \"{trimmed}\" has no host name. Use {DEFAULT_BASE_URL}, or leave it unset."
-            )));
-        };
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(config(
-                "Remove the user name and password from the PiAPI base URL; the API key is sent in a header."
-                    .to_owned(),
-            ));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(config(format!(
-                "Remove the \"?…\" or \"#…\" part from the PiAPI base URL \"{trimmed}\"; use a plain address such as {DEFAULT_BASE_URL}."
-            )));
-        }
-        match url.scheme() {
-            "https" => Ok(url),
-            "http" if is_loopback(&host) => Ok(url),
-            "http" => Err(config(format!(
-                "The PiAPI base URL \"{trimmed}\" uses plain http, which is only allowed for a local simulator (localhost, 127.0.0.1 or ::1). Use https:// instead."
-            ))),
-            other => Err(config(format!(
-                "The PiAPI base URL must start with https:// (or http:// for a local simulator), not {other}://. Use {DEFAULT_BASE_URL}, or leave it unset."
-            ))),
-        }
+        check_url(base_url, "PiAPI base URL", DEFAULT_BASE_URL)
+    }
+
+    /// Checks an upload URL by the same rules as [`validate_base_url`](Self::validate_base_url).
+    pub fn validate_upload_url(upload_url: &str) -> Result<Url> {
+        check_url(upload_url, "PiAPI upload URL", DEFAULT_UPLOAD_URL)
+    }
+
+    /// Replaces the upload URL (checked when the [`Client`] is built).
+    pub fn with_upload_url(mut self, url: impl Into<String>) -> Self {
+        self.upload_url = url.into();
+        self
     }
 
     /// Replaces the polling policy.
@@ -120,6 +115,42 @@ impl ClientConfig {
         self.connect_timeout = connect;
         self.read_timeout = read;
         self
+    }
+}
+
+/// `https://` with any host, or `http://` for loopback only; no credentials, query or fragment.
+fn check_url(raw: &str, what: &str, example: &str) -> Result<Url> {
+    let config = |message: String| Error::Config { message };
+    let trimmed = raw.trim();
+    let url = Url::parse(trimmed).map_err(|e| {
+        config(format!(
+            "The {what} \"{trimmed}\" is not a valid URL ({e}). Use {example}, or leave it unset."
+        ))
+    })?;
+    let Some(host) = url.host() else {
+        return Err(config(format!(
+            "The {what} \"{trimmed}\" has no host name. Use {example}, or leave it unset."
+        )));
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(config(format!(
+            "Remove the user name and password from the {what}; the API key is sent in a header."
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(config(format!(
+            "Remove the \"?…\" or \"#…\" part from the {what} \"{trimmed}\"; use a plain address such as {example}."
+        )));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&host) => Ok(url),
+        "http" => Err(config(format!(
+            "The {what} \"{trimmed}\" uses plain http, which is only allowed for a local simulator (localhost, 127.0.0.1 or ::1). Use https:// instead."
+        ))),
+        other => Err(config(format!(
+            "The {what} must start with https:// (or http:// for a local simulator), not {other}://. Use {example}, or leave it unset."
+        ))),
     }
 }
 
@@ -139,6 +170,7 @@ impl fmt::Debug for ClientConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
             .field("poll", &self.poll)
+            .field("upload_url", &self.upload_url)
             .finish()
     }
 }
@@ -165,6 +197,8 @@ struct Inner {
     config: ClientConfig,
     /// `base_url` without a trailing slash; endpoint paths are appended.
     base: String,
+    /// The checked upload URL.
+    upload: Url,
     key_header: HeaderValue,
 }
 
@@ -175,14 +209,14 @@ impl fmt::Debug for Client {
 }
 
 /// A response that arrived (any status).
-struct Reply {
-    status: u16,
-    retry_after: Option<Duration>,
-    body: bytes::Bytes,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) body: bytes::Bytes,
 }
 
 /// A request that got no (complete) response.
-enum Transport {
+pub(crate) enum Transport {
     /// The connection was never established: the request was surely not sent.
     Connect(String),
     /// Anything after the connection was made (timeout, reset, broken body).
@@ -190,7 +224,7 @@ enum Transport {
 }
 
 impl Transport {
-    fn message(self) -> String {
+    pub(crate) fn message(self) -> String {
         match self {
             Transport::Connect(m) | Transport::Other(m) => m,
         }
@@ -204,10 +238,11 @@ struct Failure {
 }
 
 impl Client {
-    /// Builds the client. Errors: `Error::Config` for a disallowed base URL, an empty key, a key
-    /// that cannot be sent as a header, or a TLS setup failure.
+    /// Builds the client. Errors: `Error::Config` for a disallowed base or upload URL, an empty
+    /// key, a key that cannot be sent as a header, or a TLS setup failure.
     pub fn new(config: ClientConfig) -> Result<Client> {
         let base_url = ClientConfig::validate_base_url(config.base_url.as_str())?;
+        let upload = ClientConfig::validate_upload_url(&config.upload_url)?;
         let key = config.api_key.expose_secret().trim();
         if key.is_empty() {
             return Err(Error::Config {
@@ -220,12 +255,14 @@ impl Client {
         })?;
         key_header.set_sensitive(true);
 
-        let api_origin = base_url.origin();
+        // Requests to these origins carry the key.
+        let keyed = [base_url.origin(), upload.origin()];
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            let started_at_api = attempt.previous().first().is_some_and(|u| u.origin() == api_origin);
+            let first = attempt.previous().first().map(Url::origin);
+            let keyed_start = first.as_ref().is_some_and(|o| keyed.contains(o));
             if attempt.previous().len() > 5 {
                 attempt.error("too many redirects")
-            } else if started_at_api && attempt.url().origin() != api_origin {
+            } else if keyed_start && Some(attempt.url().origin()) != first {
                 // Never carry the API key to another origin.
                 attempt.stop()
             } else {
@@ -246,7 +283,13 @@ impl Client {
             })?;
         let base = base_url.as_str().trim_end_matches('/').to_owned();
         Ok(Client {
-            inner: Arc::new(Inner { http, config: ClientConfig { base_url, ..config }, base, key_header }),
+            inner: Arc::new(Inner {
+                http,
+                config: ClientConfig { base_url, upload_url: upload.as_str().to_owned(), ..config },
+                base,
+                upload,
+                key_header,
+            }),
         })
     }
 
@@ -257,6 +300,11 @@ impl Client {
     /// The shared HTTP client (downloads use it without the API key).
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// The checked upload URL.
+    pub(crate) fn upload_url(&self) -> &Url {
+        &self.inner.upload
     }
 
     /// Creates a task (`POST /api/v1/task`) after validating the request locally.
@@ -438,11 +486,32 @@ impl Client {
         cancel: &CancellationToken,
         on_event: &mut (dyn FnMut(PollEvent) + Send),
     ) -> Result<Task> {
+        let policy = self.inner.config.poll.clone();
+        self.poll_until_done_with(task_id, &policy, cancel, on_event).await
+    }
+
+    /// [`Client::poll_until_done`] with a policy for this one task (e.g. the configured policy
+    /// [`PollPolicy::expecting`] a duration). With an expected duration the first check follows
+    /// the policy's lead instead of coming at once.
+    pub async fn poll_until_done_with(
+        &self,
+        task_id: &str,
+        policy: &PollPolicy,
+        cancel: &CancellationToken,
+        on_event: &mut (dyn FnMut(PollEvent) + Send),
+    ) -> Result<Task> {
         check_task_id(task_id)?;
         let cancelled = || Error::Cancelled { task_id: Some(task_id.to_owned()) };
-        let policy = self.inner.config.poll.clone();
         let attempts = policy.max_attempts.max(1);
         let mut rng = SmallRng::from_rng(&mut rand::rng());
+        let lead = policy.lead();
+        if !lead.is_zero() {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err(cancelled()),
+                () = tokio::time::sleep(lead) => {}
+            }
+        }
         for attempt in 1..=attempts {
             if cancel.is_cancelled() {
                 return Err(cancelled());
@@ -506,16 +575,30 @@ impl Client {
         json: Option<&serde_json::Value>,
     ) -> std::result::Result<Reply, Transport> {
         let url = format!("{}{}", self.inner.base, path);
+        let body = json.map(|j| bytes::Bytes::from(j.to_string()));
+        self.send(method, &url, path, body, self.inner.config.read_timeout).await
+    }
+
+    /// Sends one keyed request to `url` (a JSON `body`, if any) within `timeout` and reads the
+    /// whole body. `path` is what the log shows.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        path: &str,
+        body: Option<bytes::Bytes>,
+        timeout: Duration,
+    ) -> std::result::Result<Reply, Transport> {
         let started = Instant::now();
         let mut req = self
             .inner
             .http
-            .request(method.clone(), &url)
+            .request(method.clone(), url)
             .header("x-api-key", self.inner.key_header.clone())
             .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(self.inner.config.read_timeout);
-        if let Some(json) = json {
-            req = req.json(json);
+            .timeout(timeout);
+        if let Some(body) = body {
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         }
         let response = req.send().await.map_err(|e| {
             let message = self.redact_text(describe(&e));
@@ -549,12 +632,12 @@ impl Client {
         Ok(Reply { status: status.as_u16(), retry_after, body: body.into() })
     }
 
-    fn redact_text(&self, text: String) -> String {
+    pub(crate) fn redact_text(&self, text: String) -> String {
         redact_key(text, self.inner.config.api_key.expose_secret())
     }
 
     /// Removes the API key from every message an error carries (PiAPI could echo it).
-    fn redact(&self, error: Error) -> Error {
+    pub(crate) fn redact(&self, error: Error) -> Error {
         let r = |s: String| self.redact_text(s);
         match error {
             Error::InvalidInput { field, message } => Error::InvalidInput { field, message: r(message) },
@@ -569,6 +652,7 @@ impl Client {
             Error::ServerError { status, message } => Error::ServerError { status, message: r(message) },
             Error::Protocol { message, body } => Error::Protocol { message: r(message), body: r(body) },
             Error::DownloadFailed { url, message } => Error::DownloadFailed { url, message: r(message) },
+            Error::UploadFailed { message } => Error::UploadFailed { message: r(message) },
             Error::InvalidImage { message } => Error::InvalidImage { message: r(message) },
             Error::Config { message } => Error::Config { message: r(message) },
             other @ (Error::Cancelled { .. } | Error::Timeout { .. } | Error::NotFound { .. }) => other,
@@ -728,6 +812,36 @@ mod tests {
         let mut c = ClientConfig::new(DEFAULT_BASE_URL, key()).expect("config");
         c.base_url = Url::parse("http://example.com").expect("url");
         assert_eq!(Client::new(c).expect_err("plain http").code(), ErrorCode::Config);
+    }
+
+    #[test]
+    fn upload_url_defaults_follow_the_base_url() {
+        for base in ["https://api.piapi.ai", "https://api.piapi.ai/", " https://API.piapi.ai "] {
+            let c = ClientConfig::new(base, key()).expect("config");
+            assert_eq!(c.upload_url, DEFAULT_UPLOAD_URL, "{base}");
+        }
+        let c = ClientConfig::new("http://127.0.0.1:4010", key()).expect("config");
+        assert_eq!(c.upload_url, "http://127.0.0.1:4010/api/ephemeral_resource");
+        let c = ClientConfig::new("https://proxy.example.com:8443/piapi/", key()).expect("config");
+        assert_eq!(c.upload_url, "https://proxy.example.com:8443/piapi/api/ephemeral_resource");
+        let c = c.with_upload_url("https://files.example.com/up");
+        assert_eq!(c.upload_url, "https://files.example.com/up");
+        assert!(format!("{c:?}").contains("https://files.example.com/up"));
+        let client = Client::new(c).expect("client");
+        assert_eq!(client.upload_url().as_str(), "https://files.example.com/up");
+    }
+
+    #[test]
+    fn client_rejects_a_bad_upload_url() {
+        for bad in ["http://upload.example.com/x", "upload", "https://u:p@upload.example.com", "ftp://x/y"] {
+            let c = ClientConfig::new(DEFAULT_BASE_URL, key()).expect("cfg").with_upload_url(bad);
+            let e = Client::new(c).expect_err(bad);
+            assert_eq!(e.code(), ErrorCode::Config, "{bad}");
+            assert!(e.to_string().contains("upload URL"), "{bad}: {e}");
+        }
+        let ok =
+            ClientConfig::new(DEFAULT_BASE_URL, key()).expect("cfg").with_upload_url("http://localhost:9/up");
+        assert!(Client::new(ok).is_ok());
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     NotFound,
     /// The image could not be downloaded intact.
     DownloadFailed,
+    /// An input image could not be uploaded to PiAPI; nothing was created or charged.
+    UploadFailed,
     /// The downloaded bytes are not a decodable image.
     InvalidImage,
     /// The configuration is unusable (e.g. a plain-http base URL that is not loopback).
@@ -116,6 +118,11 @@ pub enum Error {
     #[error("The image could not be downloaded ({message}). Retry; PiAPI keeps results for about 3 days.")]
     DownloadFailed { url: String, message: String },
 
+    #[error(
+        "The input image could not be uploaded to PiAPI ({message}). Nothing was created or charged; check your connection and retry, or try a smaller image."
+    )]
+    UploadFailed { message: String },
+
     #[error("The downloaded file is not a valid image ({message}). Retry the download.")]
     InvalidImage { message: String },
 
@@ -155,6 +162,7 @@ impl Error {
             Error::Protocol { .. } => ErrorCode::Protocol,
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::DownloadFailed { .. } => ErrorCode::DownloadFailed,
+            Error::UploadFailed { .. } => ErrorCode::UploadFailed,
             Error::InvalidImage { .. } => ErrorCode::InvalidImage,
             Error::Config { .. } => ErrorCode::Config,
         }

@@ -1,6 +1,7 @@
 //! Typed, tolerant client for PiAPI's unified task API, as used for Flux.
 //!
-//! The contract this crate implements is `shared/reference/piapi-api.md`: create a task with
+//! The contract this crate implements is `shared/reference/piapi-api.md`: upload local input
+//! images (`POST` to the ephemeral upload endpoint), create a task of any Flux task type with
 //! `POST /api/v1/task`, poll `GET /api/v1/task/{id}` until it ends, download the image. PiAPI's
 //! responses vary (status spellings, envelope `code` 200 or 0, `output` null or `{}`, `image_url`
 //! and/or `image_urls`), so parsing normalises every documented variant into [`Task`].
@@ -14,14 +15,18 @@ mod model;
 mod parse;
 mod poll;
 mod request;
+mod upload;
 
 pub use client::{AccountInfo, Client, ClientConfig, DEFAULT_BASE_URL};
 pub use download::{DownloadOptions, DownloadedImage, FetchedImage};
 pub use error::{Error, ErrorCode, Result};
-pub use model::{Model, TaskType};
+pub use model::{ControlType, LORA_TYPES, Model, TaskType};
 pub use parse::{parse_account_info, parse_task_response};
-pub use poll::{PollEvent, PollPolicy};
-pub use request::{FluxInput, LoraSetting, MAX_PIXELS, Size, TaskRequest};
+pub use poll::{LEAD_FRACTION, MIN_RAMP_DELAY, PollEvent, PollPolicy, RAMP_FRACTION};
+pub use request::{
+    ControlNetSetting, FluxInput, LoraSetting, MAX_PIXELS, MAX_SIDE, MIN_SIDE, Outpaint, Size, TaskRequest,
+};
+pub use upload::{DEFAULT_UPLOAD_URL, MAX_UPLOAD_BYTES};
 
 /// A task as Fluxdesk understands it, normalised from any documented response variant.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

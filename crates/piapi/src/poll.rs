@@ -5,6 +5,13 @@
 //! `first_delay × multiplier^(n-1)` with ±`jitter` noise, and the wait never exceeds `interval_cap`
 //! (jitter included). `PIAPI_POLL_MAX_ATTEMPTS` / `PIAPI_POLL_INTERVAL_MS` map onto
 //! `max_attempts` / `interval_cap` through [`PollPolicy::with_env_values`].
+//!
+//! When the caller knows roughly how long the task takes ([`PollPolicy::expecting`], e.g. from the
+//! durations of the last tasks of the same kind), the poller sleeps through the part of that time
+//! the task is very unlikely to finish in ([`LEAD_FRACTION`] of it) before the first check, and then
+//! ramps up from a short wait proportional to the expected duration. That keeps the notice latency
+//! small without spending GETs while the task is certainly still running. The lead is not bounded
+//! by `interval_cap` (which bounds the waits *between* checks).
 
 use std::time::Duration;
 
@@ -23,7 +30,17 @@ pub struct PollPolicy {
     pub multiplier: f64,
     /// Relative noise, e.g. 0.2 = ±20 % (clamped to 0..=1).
     pub jitter: f64,
+    /// How long the task is expected to take from now, if known (see the module docs).
+    pub expected: Option<Duration>,
 }
+
+/// Share of the expected duration slept through before the first check.
+pub const LEAD_FRACTION: f64 = 0.95;
+/// After the lead, the first wait is this share of the expected duration (never more than
+/// `first_delay`, never less than [`MIN_RAMP_DELAY`]).
+pub const RAMP_FRACTION: f64 = 0.03;
+/// Floor of the first wait after the lead.
+pub const MIN_RAMP_DELAY: Duration = Duration::from_millis(10);
 
 /// Defaults: 30 checks, waits of 400 ms growing ×1.5 up to 3 s, ±20 % jitter.
 impl Default for PollPolicy {
@@ -34,6 +51,7 @@ impl Default for PollPolicy {
             first_delay: Duration::from_millis(400),
             multiplier: 1.5,
             jitter: 0.2,
+            expected: None,
         }
     }
 }
@@ -63,21 +81,42 @@ impl PollPolicy {
             first_delay: interval,
             multiplier: 1.0,
             jitter: 0.0,
+            expected: None,
+        }
+    }
+
+    /// This policy for a task expected to take `expected` from now (`None`: unknown, poll from
+    /// the start). A zero or negative remaining time also means "poll from the start".
+    #[must_use]
+    pub fn expecting(mut self, expected: Option<Duration>) -> Self {
+        self.expected = expected.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// The wait before the first check: zero, or the lead when the duration is expected.
+    pub fn lead(&self) -> Duration {
+        match self.expected {
+            Some(e) => e.mul_f64(LEAD_FRACTION),
+            None => Duration::ZERO,
         }
     }
 
     /// The wait after check number `attempt` (1-based) before the next one. `attempt == 0`
-    /// (before the first check) is zero. Never exceeds `interval_cap`.
+    /// (before the first check) is [`PollPolicy::lead`]. Never exceeds `interval_cap` otherwise.
     pub fn delay_for<R: Rng + ?Sized>(&self, attempt: u32, rng: &mut R) -> Duration {
         if attempt == 0 {
-            return Duration::ZERO;
+            return self.lead();
         }
+        let first_delay = match self.expected {
+            Some(e) => self.first_delay.min(e.mul_f64(RAMP_FRACTION).max(MIN_RAMP_DELAY)),
+            None => self.first_delay,
+        };
         let cap = self.interval_cap.as_secs_f64();
         let multiplier =
             if self.multiplier.is_finite() && self.multiplier >= 1.0 { self.multiplier } else { 1.0 };
         let jitter = if self.jitter.is_finite() { self.jitter.clamp(0.0, 1.0) } else { 0.0 };
         let exponent = i32::try_from(attempt - 1).unwrap_or(i32::MAX);
-        let base = (self.first_delay.as_secs_f64() * multiplier.powi(exponent)).min(cap);
+        let base = (first_delay.as_secs_f64() * multiplier.powi(exponent)).min(cap);
         let noise = if jitter > 0.0 { rng.random_range(-jitter..=jitter) } else { 0.0 };
         let secs = base * (1.0 + noise);
         if !secs.is_finite() || secs <= 0.0 {
@@ -168,6 +207,24 @@ mod tests {
         for a in 1..40 {
             assert_eq!(p.delay_for(a, &mut rng), Duration::from_secs(3));
         }
+    }
+
+    #[test]
+    fn an_expected_duration_leads_then_ramps_from_a_short_wait() {
+        let p = PollPolicy { jitter: 0.0, ..PollPolicy::default() }.expecting(Some(Duration::from_secs(20)));
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_eq!(p.delay_for(0, &mut rng), Duration::from_secs(19), "95 % of 20 s, beyond the 3 s cap");
+        // 3 % of 20 s is 600 ms, more than the 400 ms first delay: the ramp keeps 400 ms.
+        assert_eq!(p.delay_for(1, &mut rng), Duration::from_millis(400));
+        let short =
+            PollPolicy { jitter: 0.0, ..PollPolicy::default() }.expecting(Some(Duration::from_millis(500)));
+        assert_eq!(short.delay_for(0, &mut rng), Duration::from_millis(475));
+        assert_eq!(short.delay_for(1, &mut rng), Duration::from_millis(15));
+        assert!(short.delay_for(20, &mut rng) <= short.interval_cap);
+        let tiny = PollPolicy::default().expecting(Some(Duration::from_millis(1)));
+        assert!(tiny.delay_for(1, &mut rng) >= MIN_RAMP_DELAY.mul_f64(0.8));
+        assert_eq!(PollPolicy::default().expecting(Some(Duration::ZERO)).expected, None);
+        assert_eq!(PollPolicy::default().lead(), Duration::ZERO);
     }
 
     #[test]

@@ -26,6 +26,7 @@ fn fast_policy() -> PollPolicy {
         first_delay: Duration::from_millis(5),
         multiplier: 1.5,
         jitter: 0.2,
+        ..PollPolicy::default()
     }
 }
 
