@@ -73,7 +73,8 @@ impl fmt::Debug for SimConfig {
 
 /// Injected failures. Counters apply to requests in arrival order and count down by one per
 /// request they hit. "API requests" are create (`POST /api/v1/task`), get (`GET /api/v1/task/{id}`)
-/// and account (`GET /account/info`); cancel, uploads, image downloads and `/_sim/*` are exempt.
+/// and account (`GET /account/info`); cancel, uploads (see `upload_failures`), image downloads and
+/// `/_sim/*` are exempt.
 /// When several API counters are non-zero, a request takes the first in field order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -101,6 +102,9 @@ pub struct Faults {
     pub style: WireStyle,
     /// While true, every create answers 402 (insufficient credits), as when balance < price.
     pub insufficient_credits: bool,
+    /// The next N uploads (`POST /api/ephemeral_resource`) answer 500 with a JSON error body and
+    /// store nothing.
+    pub upload_failures: u32,
 }
 
 impl Faults {
@@ -152,6 +156,6 @@ pub struct SimStats {
     pub create_requests: u64,
     /// Requests answered by an injected fault (500/502/429/garbage/truncated/corrupt/402 flag).
     pub faults_injected: u64,
-    /// `POST /api/ephemeral_resource` requests.
+    /// `POST /api/ephemeral_resource` requests, whatever their outcome (faulted, refused, stored).
     pub uploads: u64,
 }

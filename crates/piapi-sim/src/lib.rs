@@ -8,18 +8,25 @@
 //! Endpoints: `POST /api/v1/task`, `GET|DELETE /api/v1/task/{id}`, `POST /api/v1/task/{id}/cancel`,
 //! `GET /account/info`, `GET /files/{task_id}/{n}.png`, `POST /api/ephemeral_resource`,
 //! `GET /files/uploads/{id}`, and the control endpoints `GET /_sim/stats`, `GET|PUT /_sim/faults`,
-//! `GET /_sim/health`.
+//! `GET /_sim/health`, `GET /_sim/requests` (create bodies received, oldest first).
+//!
+//! Every Flux task type is validated (`request.rs`) and rendered so the output visibly reflects
+//! its input images (`produce.rs`, `edit.rs`); input images are only ever taken from the
+//! simulator itself (`source.rs`), never fetched from the network.
 //!
 //! Task status is derived from wall-clock time since create (pending → processing →
 //! completed/failed), so there are no background timers; the server task stops when the
 //! `SimHandle` is shut down or dropped.
 
 mod config;
+mod edit;
 mod error;
 mod font;
+mod produce;
 mod render;
 mod request;
 mod routes;
+mod source;
 mod state;
 mod wire;
 
@@ -34,7 +41,8 @@ use tokio::task::JoinHandle;
 pub use config::{Faults, SimConfig, SimStats, WireStyle};
 pub use error::ApiError;
 pub use render::{SOFTWARE as PNG_SOFTWARE, render_png, render_rgb};
-pub use request::Model;
+pub use request::{CONTROL_TYPES, LORA_TYPES, MAX_SR_SIDE, Model};
+pub use routes::MAX_UPLOAD_BYTES;
 pub use wire::{FAIL_MESSAGE, ZERO_TIME};
 
 use state::Shared;
@@ -80,6 +88,22 @@ impl SimHandle {
     /// The fault plan as it is now (counters decrease as faults are served).
     pub fn faults(&self) -> Faults {
         self.shared.lock().config.faults.clone()
+    }
+
+    /// The create bodies received (`POST /api/v1/task`, whatever the outcome), oldest first, at
+    /// most 200. A body that is not JSON appears as a JSON string.
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        self.shared.lock().requests()
+    }
+
+    /// Forgets the recorded create bodies.
+    pub fn clear_requests(&self) {
+        self.shared.lock().clear_requests();
+    }
+
+    /// Uploads accepted (stored) since start; `stats().uploads` counts every upload request.
+    pub fn upload_count(&self) -> u64 {
+        self.shared.lock().uploads_stored
     }
 
     /// The current balance in USD.

@@ -36,7 +36,26 @@ pub fn render_rgb(prompt: &str, seed: i64, width: u32, height: u32) -> Vec<u8> {
     rgb
 }
 
-fn encode_png(rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
+/// The artwork alone (no badge, no caption): what image tasks paint into masked or new areas.
+pub(crate) fn render_art(prompt: &str, seed: i64, width: u32, height: u32) -> Vec<u8> {
+    let (width, height) = (width.max(1), height.max(1));
+    let scene = Scene::new(prompt, seed, width, height);
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    scene.paint(&mut rgb);
+    rgb
+}
+
+/// A saturated mid-light sRGB colour from the prompt's hash (the tint of image tasks).
+pub(crate) fn prompt_color(prompt: &str) -> [u8; 3] {
+    let hue = (fnv1a(prompt) % 360) as f32;
+    oklch(0.68, 0.16, hue).map(|c| {
+        let s = if c <= 0.003_130_8 { 12.92 * c } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
+        (s * 255.0).round().clamp(0.0, 255.0) as u8
+    })
+}
+
+/// RGB8 → PNG with the `Software` chunk.
+pub(crate) fn encode_png(rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(rgb.len() / 4 + 1024);
     let mut enc = png::Encoder::new(&mut out, width, height);
     enc.set_color(png::ColorType::Rgb);

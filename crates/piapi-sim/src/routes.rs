@@ -5,12 +5,24 @@
 //! persistence, the create delay). Order of checks on API routes: injected fault → auth →
 //! validation → credits → concurrency. Faults therefore hit even unauthenticated requests, as a
 //! gateway error would. The API key is never logged.
+//!
+//! Create also records the raw body (for `GET /_sim/requests`) and probes every input image
+//! reference before taking the lock (`produce::probe`, which may read an upload from disk): an
+//! unusable reference does not refuse the create, it makes the task end `failed` with
+//! "failed to download image: ...". The probe also gives the source size, which fixes the output
+//! size and the outpaint pixel budget (a 400 when exceeded).
+//!
+//! Uploads (`POST /api/ephemeral_resource`): fault (`upload_failures`, 500) → auth → body
+//! `{"file_name", "file_data": plain base64}` → at most `MAX_UPLOAD_BYTES` decoded (413) → must
+//! decode as PNG/JPEG/WebP/GIF (400) → stored; the reply is
+//! `{"code":200,"message":"success","data":{"url":"<base>/files/uploads/<id>.<png|jpg|webp|gif>"}}`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,16 +34,19 @@ use serde_json::{Value, json};
 use tracing::debug;
 
 use crate::config::Faults;
+use crate::edit::Rgb;
 use crate::error::ApiError;
-use crate::render::render_png;
-use crate::request::{NewTask, parse_create};
-use crate::state::{DownloadFault, Inner, Phase, Shared, Task, Upload};
+use crate::produce;
+use crate::request::{MAX_PIXELS, NewTask, TaskKind, parse_create};
+use crate::source::SourceError;
+use crate::state::{DownloadFault, Inner, Phase, Shared, Task, Upload, sniff_image};
 use crate::wire::{self, ACCOUNT_ID, ACCOUNT_NAME};
 
-/// Largest accepted upload after base64 decoding.
-pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024;
-/// Largest accepted request body (a base64 upload of `MAX_UPLOAD_BYTES` plus JSON overhead).
-pub const MAX_BODY_BYTES: usize = MAX_UPLOAD_BYTES * 4 / 3 + 64 * 1024;
+/// Largest accepted upload after base64 decoding (the client's documented limit, 10 MiB).
+pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// Largest request body read (room for a base64 upload somewhat over `MAX_UPLOAD_BYTES`, so it
+/// gets the JSON 413 from the upload handler, and for inline kontext images).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024 * 4 / 3 + 64 * 1024;
 
 type AppState = State<Arc<Shared>>;
 
@@ -48,6 +63,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/stats", get(sim_stats))
         .route("/_sim/faults", put(put_faults).get(get_faults))
         .route("/_sim/health", get(health))
+        .route("/_sim/requests", get(sim_requests))
         .fallback(not_found)
         // Room for base64 images in img2img/kontext inputs and uploads (axum's default is 2 MiB).
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -58,12 +74,43 @@ fn json_response(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// The create-time result of probing a task's input images.
+#[derive(Debug, Default)]
+struct Probed {
+    /// `input.image`: its size, or why it cannot be used.
+    image: Option<Result<(u32, u32), SourceError>>,
+    /// The control image.
+    control: Option<Result<(u32, u32), SourceError>>,
+}
+
+async fn probe_inputs(shared: &Arc<Shared>, new: &NewTask) -> Probed {
+    let refs = (new.spec.image.clone(), new.spec.control.as_ref().map(|c| c.image.clone()));
+    if refs == (None, None) {
+        return Probed::default();
+    }
+    let shared = Arc::clone(shared);
+    let probed = tokio::task::spawn_blocking(move || Probed {
+        image: refs.0.map(|r| produce::probe(&shared, &r)),
+        control: refs.1.map(|r| produce::probe(&shared, &r)),
+    })
+    .await;
+    probed.unwrap_or_default()
+}
+
 async fn create_task(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Response {
-    let parsed = parse_create(&body);
-    let outcome = {
+    {
         let mut inner = shared.lock();
         inner.stats.create_requests += 1;
-        create_locked(&mut inner, &headers, parsed, &shared.base_url)
+        inner.record_request(&body);
+    }
+    let parsed = parse_create(&body);
+    let probed = match &parsed {
+        Ok(new) => probe_inputs(&shared, new).await,
+        Err(_) => Probed::default(),
+    };
+    let outcome = {
+        let mut inner = shared.lock();
+        create_locked(&mut inner, &headers, parsed, probed, &shared.base_url)
     };
     match outcome {
         Err(e) => {
@@ -86,13 +133,38 @@ fn create_locked(
     inner: &mut Inner,
     headers: &HeaderMap,
     parsed: Result<NewTask, ApiError>,
+    probed: Probed,
     base_url: &str,
 ) -> Result<(Value, String, u64), ApiError> {
     if let Some(fault) = inner.take_api_fault() {
         return Err(fault);
     }
     inner.check_auth(headers)?;
-    let new = parsed?;
+    let mut new = parsed?;
+    let source = probed.image.as_ref().and_then(|r| r.as_ref().ok()).copied();
+    let (width, height) = new.spec.output_size(source);
+    if let (Some(m), Some((sw, sh))) = (new.spec.outpaint, source) {
+        let added = u64::from(width) * u64::from(height) - u64::from(sw) * u64::from(sh);
+        if added > MAX_PIXELS {
+            return Err(ApiError::BadRequest(format!(
+                "input.custom_settings: outpaint margins (left {}, right {}, top {}, bottom {}) add {added} pixels \
+                 to a {sw}x{sh} image; at most {MAX_PIXELS} may be added",
+                m.left, m.right, m.top, m.bottom
+            )));
+        }
+    }
+    let unusable =
+        [("input.image", probed.image), ("input.control_net_settings[0].control_image", probed.control)]
+            .into_iter()
+            .find_map(|(field, r)| r.and_then(Result::err).map(|e| (field, e)));
+    let fail_message = unusable.map(|(field, e)| {
+        debug!(field, code = e.code(), "piapi-sim: task input cannot be fetched; the task will fail");
+        format!("failed to download image: {field}: {e}")
+    });
+    if new.spec.kind == TaskKind::Kontext {
+        new.input.insert("width".into(), json!(width));
+        new.input.insert("height".into(), json!(height));
+    }
     let consume = new.consume();
     if inner.config.faults.insufficient_credits {
         inner.stats.faults_injected += 1;
@@ -117,7 +189,7 @@ fn create_locked(
     let mut input = new.input;
     input.insert("seed".into(), json!(seed));
     let faults = &inner.config.faults;
-    let fails = faults.fail_prompt.as_deref().is_some_and(|p| !p.is_empty() && new.prompt.contains(p));
+    let flagged = faults.fail_prompt.as_deref().is_some_and(|p| !p.is_empty() && new.prompt.contains(p));
     let task = Task {
         id: uuid::Uuid::new_v4().to_string(),
         model: new.model.id().to_owned(),
@@ -126,13 +198,14 @@ fn create_locked(
         config: new.config,
         prompt: new.prompt,
         seed,
-        width: new.width,
-        height: new.height,
+        width,
+        height,
         batch_size: new.batch_size,
         created_at: now,
         pending_ms: inner.config.pending_ms,
         processing_ms: inner.config.processing_ms,
-        fails,
+        fails: flagged || fail_message.is_some(),
+        fail_message: if flagged { None } else { fail_message },
         cancelled_at: None,
         consume,
     };
@@ -264,15 +337,16 @@ async fn download(State(shared): AppState, Path((task_id, file)): Path<(String, 
     let png = match cached {
         Some(png) => png,
         None => {
-            let (prompt, seed, w, h) =
-                (task.prompt.clone(), task.seed.wrapping_add(i64::from(n)), task.width, task.height);
-            let Ok(png) =
-                tokio::task::spawn_blocking(move || Bytes::from(render_png(&prompt, seed, w, h))).await
-            else {
-                return ApiError::Internal.into_response();
-            };
-            shared.lock().cache_render(&task_id, n, png.clone());
-            png
+            let producer = Arc::clone(&shared);
+            match tokio::task::spawn_blocking(move || produce::task_png(&producer, &task, n)).await {
+                Ok(Ok(png)) => png,
+                Ok(Err(e)) => {
+                    debug!(%task_id, code = e.code(), "piapi-sim: source of a completed task is gone");
+                    return ApiError::NotFound(format!("image not available: failed to download image: {e}"))
+                        .into_response();
+                }
+                Err(_) => return ApiError::Internal.into_response(),
+            }
         }
     };
     debug!(%task_id, n, fault = ?fault, bytes = png.len(), "piapi-sim: download");
@@ -314,21 +388,37 @@ fn truncated_response(png: Bytes) -> Response {
     resp
 }
 
-async fn upload(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Response {
+async fn upload(
+    State(shared): AppState,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     {
         let mut inner = shared.lock();
         inner.stats.uploads += 1;
+        if inner.take_upload_fault() {
+            debug!("piapi-sim: upload faulted");
+            return ApiError::Internal.into_response();
+        }
         if let Err(e) = inner.check_auth(&headers) {
             return e.into_response();
         }
     }
-    match decode_upload(&body) {
-        Err(e) => e.into_response(),
-        Ok((ext, content_type, bytes)) => {
-            let id = format!("{}{ext}", uuid::Uuid::new_v4());
+    let Ok(body) = body else {
+        return too_large().into_response();
+    };
+    let decoded = tokio::task::spawn_blocking(move || decode_upload(&body)).await;
+    match decoded {
+        Err(_) => ApiError::Internal.into_response(),
+        Ok(Err(e)) => {
+            debug!(code = e.code(), "piapi-sim: upload refused");
+            e.into_response()
+        }
+        Ok(Ok((ext, upload))) => {
+            let id = format!("{}.{ext}", uuid::Uuid::new_v4().simple());
             let url = format!("{}/files/uploads/{id}", shared.base_url);
-            debug!(%id, bytes = bytes.len(), "piapi-sim: upload stored");
-            shared.lock().add_upload(id, Upload { content_type, bytes });
+            debug!(%id, bytes = upload.bytes.len(), width = upload.width, height = upload.height, "piapi-sim: upload stored");
+            shared.store_upload(id, upload).await;
             json_response(
                 StatusCode::OK,
                 json!({ "code": 200, "message": "success", "data": { "url": url } }),
@@ -337,14 +427,29 @@ async fn upload(State(shared): AppState, headers: HeaderMap, body: Bytes) -> Res
     }
 }
 
-/// Parses `{file_name, file_data}` (base64, optionally with a `data:...;base64,` prefix).
-fn decode_upload(body: &[u8]) -> Result<(String, &'static str, Bytes), ApiError> {
+fn too_large() -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "file too large: the limit is {MAX_UPLOAD_BYTES} bytes ({} MiB) after base64 decoding",
+        MAX_UPLOAD_BYTES / (1024 * 1024)
+    ))
+}
+
+/// Parses `{file_name, file_data}` (plain base64, no `data:` prefix, as the contract says) and
+/// checks the bytes are an image that decodes. Blocking (decodes the image).
+fn decode_upload(body: &[u8]) -> Result<(&'static str, Upload), ApiError> {
     let bad = |m: &str| ApiError::BadRequest(m.to_owned());
     let v: Value = serde_json::from_slice(body).map_err(|_| bad("invalid request body: not valid JSON"))?;
-    let name = v.get("file_name").and_then(Value::as_str).filter(|s| !s.is_empty());
-    let name = name.ok_or_else(|| bad("file_name is required"))?;
+    let name = v.get("file_name").and_then(Value::as_str).filter(|s| !s.trim().is_empty());
+    name.ok_or_else(|| bad("file_name is required (e.g. \"input.png\")"))?;
     let data = v.get("file_data").and_then(Value::as_str).ok_or_else(|| bad("file_data is required"))?;
-    let data = data.split_once(";base64,").map_or(data, |(_, d)| d).trim();
+    if data.starts_with("data:") {
+        return Err(bad("file_data must be plain base64 without a data: URL prefix"));
+    }
+    let data = data.trim();
+    let padding = data.bytes().rev().take_while(|&b| b == b'=').count();
+    if (data.len() / 4 * 3).saturating_sub(padding) > MAX_UPLOAD_BYTES + 3 {
+        return Err(too_large());
+    }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(data))
@@ -353,29 +458,27 @@ fn decode_upload(body: &[u8]) -> Result<(String, &'static str, Bytes), ApiError>
         return Err(bad("file_data is empty"));
     }
     if bytes.len() > MAX_UPLOAD_BYTES {
-        return Err(ApiError::PayloadTooLarge(format!("file is larger than {MAX_UPLOAD_BYTES} bytes")));
+        return Err(too_large());
     }
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .filter(|e| !e.is_empty() && e.len() <= 5 && e.chars().all(|c| c.is_ascii_alphanumeric()));
-    let content_type = match ext.as_deref() {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("webp") => "image/webp",
-        Some("gif") => "image/gif",
-        _ => "application/octet-stream",
-    };
-    Ok((ext.map(|e| format!(".{e}")).unwrap_or_default(), content_type, Bytes::from(bytes)))
+    let (content_type, ext) = sniff_image(&bytes)
+        .ok_or_else(|| bad("file_data is not an image: expected PNG, JPEG, WebP or GIF"))?;
+    let img = Rgb::decode(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("file_data is not a readable image: {e}")))?;
+    Ok((ext, Upload { content_type, bytes: Bytes::from(bytes), width: img.width, height: img.height }))
 }
 
 async fn get_upload(State(shared): AppState, Path(id): Path<String>) -> Response {
-    let Some(up) = shared.lock().upload(&id) else {
+    let Some(up) = shared.upload(&id).await else {
         return ApiError::NotFound("file not found".into()).into_response();
     };
     let mut resp = (StatusCode::OK, up.bytes).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(up.content_type));
     resp
+}
+
+async fn sim_requests(State(shared): AppState) -> Response {
+    let requests = shared.lock().requests();
+    json_response(StatusCode::OK, Value::Array(requests))
 }
 
 async fn sim_stats(State(shared): AppState) -> Response {

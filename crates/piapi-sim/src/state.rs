@@ -5,6 +5,12 @@
 //! Task status is not stored: it is derived from the task's timestamps and the current time
 //! (`Task::phase`), so there is no ticker, and a reloaded task keeps progressing by wall clock.
 //! The clock is clamped to be monotonic (`Inner::now`) so "in flight" never goes backwards.
+//!
+//! Uploads live in memory (the newest `MAX_UPLOADS`, at most `MAX_UPLOAD_CACHE_BYTES`). With a
+//! state file they are also written once, at upload time, as files in a sibling directory
+//! (`<state file minus extension>.uploads/<id>`, newest `MAX_PERSISTED_UPLOADS` kept), so a
+//! task restored after a restart can still render from its source. The create-body log behind
+//! `GET /_sim/requests` is memory only (newest `MAX_REQUESTS`, at most `MAX_REQUEST_LOG_BYTES`).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -25,7 +31,15 @@ pub const MAX_TASKS: usize = 10_000;
 /// Rendered images kept in memory.
 pub const RENDER_CACHE_LEN: usize = 64;
 /// Uploads kept in memory.
-pub const MAX_UPLOADS: usize = 32;
+pub const MAX_UPLOADS: usize = 64;
+/// Total bytes of uploads kept in memory (the newest upload is always kept).
+pub const MAX_UPLOAD_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// Upload files kept next to the state file.
+pub const MAX_PERSISTED_UPLOADS: usize = 256;
+/// Create bodies kept for `GET /_sim/requests`.
+pub const MAX_REQUESTS: usize = 200;
+/// Total JSON size of the kept create bodies (the newest body is always kept).
+pub const MAX_REQUEST_LOG_BYTES: usize = 64 * 1024 * 1024;
 
 /// One task as created; its status is a function of time (see `phase`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,8 +58,12 @@ pub struct Task {
     pub created_at: DateTime<Utc>,
     pub pending_ms: u64,
     pub processing_ms: u64,
-    /// Ends `failed` instead of `completed` (fail_prompt matched at create).
+    /// Ends `failed` instead of `completed` (fail_prompt matched, or an input image unusable).
     pub fails: bool,
+    /// The failure's `error.message` when it is not the fail_prompt one (e.g. "failed to
+    /// download image: ...").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_message: Option<String>,
     pub cancelled_at: Option<DateTime<Utc>>,
     /// Price in 1e-7 USD.
     pub consume: u64,
@@ -97,11 +115,33 @@ impl Task {
     }
 }
 
-/// One uploaded file served under `/files/uploads/{id}`.
+/// One uploaded image served under `/files/uploads/{id}` (known to decode).
 #[derive(Debug, Clone)]
 pub struct Upload {
     pub content_type: &'static str,
     pub bytes: Bytes,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Content type and file extension of an image, from its magic bytes.
+pub fn sniff_image(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(("image/png", "png"))
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(("image/jpeg", "jpg"))
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some(("image/webp", "webp"))
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some(("image/gif", "gif"))
+    } else {
+        None
+    }
+}
+
+/// Reads the dimensions from an image's header (no full decode).
+pub fn image_dims(bytes: &[u8]) -> Option<(u32, u32)> {
+    image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().ok()?.into_dimensions().ok()
 }
 
 /// What a download fault does to the image bytes.
@@ -124,6 +164,11 @@ pub struct Inner {
     last_now: DateTime<Utc>,
     renders: VecDeque<((String, u32), Bytes)>,
     uploads: VecDeque<(String, Upload)>,
+    upload_bytes: usize,
+    /// Uploads accepted since start.
+    pub uploads_stored: u64,
+    requests: VecDeque<(Value, usize)>,
+    request_bytes: usize,
 }
 
 impl Inner {
@@ -137,6 +182,10 @@ impl Inner {
             last_now: Utc::now(),
             renders: VecDeque::new(),
             uploads: VecDeque::new(),
+            upload_bytes: 0,
+            uploads_stored: 0,
+            requests: VecDeque::new(),
+            request_bytes: 0,
         };
         for task in loaded {
             inner.order.push_back(task.id.clone());
@@ -211,6 +260,17 @@ impl Inner {
         true
     }
 
+    /// Consumes one `upload_failures` fault.
+    pub fn take_upload_fault(&mut self) -> bool {
+        let f = &mut self.config.faults;
+        if f.upload_failures == 0 {
+            return false;
+        }
+        f.upload_failures -= 1;
+        self.stats.faults_injected += 1;
+        true
+    }
+
     /// Consumes one download fault (truncated first, then corrupt).
     pub fn take_download_fault(&mut self) -> Option<DownloadFault> {
         let f = &mut self.config.faults;
@@ -271,15 +331,51 @@ impl Inner {
         }
     }
 
+    /// Keeps an upload in memory, evicting the oldest beyond the count and byte caps.
     pub fn add_upload(&mut self, id: String, upload: Upload) {
+        if self.uploads.iter().any(|(u, _)| *u == id) {
+            return;
+        }
+        self.upload_bytes += upload.bytes.len();
         self.uploads.push_back((id, upload));
-        while self.uploads.len() > MAX_UPLOADS {
-            self.uploads.pop_front();
+        while self.uploads.len() > MAX_UPLOADS
+            || (self.upload_bytes > MAX_UPLOAD_CACHE_BYTES && self.uploads.len() > 1)
+        {
+            if let Some((_, old)) = self.uploads.pop_front() {
+                self.upload_bytes -= old.bytes.len();
+            }
         }
     }
 
+    /// An upload kept in memory.
     pub fn upload(&self, id: &str) -> Option<Upload> {
         self.uploads.iter().find(|(u, _)| u == id).map(|(_, up)| up.clone())
+    }
+
+    /// Records a create body (JSON, or the text as a JSON string when it is not JSON).
+    pub fn record_request(&mut self, body: &[u8]) {
+        let value = serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
+        self.request_bytes += body.len();
+        self.requests.push_back((value, body.len()));
+        while self.requests.len() > MAX_REQUESTS
+            || (self.request_bytes > MAX_REQUEST_LOG_BYTES && self.requests.len() > 1)
+        {
+            if let Some((_, len)) = self.requests.pop_front() {
+                self.request_bytes -= len;
+            }
+        }
+    }
+
+    /// The recorded create bodies, oldest first.
+    pub fn requests(&self) -> Vec<Value> {
+        self.requests.iter().map(|(v, _)| v.clone()).collect()
+    }
+
+    /// Forgets the recorded create bodies.
+    pub fn clear_requests(&mut self) {
+        self.requests.clear();
+        self.request_bytes = 0;
     }
 }
 
@@ -314,6 +410,52 @@ impl Shared {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// An upload by id: from memory, else (with a state file) from the uploads directory, which
+    /// puts it back in memory. Blocking (file I/O); call from a blocking context.
+    pub fn upload_blocking(&self, id: &str) -> Option<Upload> {
+        if !crate::source::valid_id(id) {
+            return None;
+        }
+        let dir = {
+            let inner = self.lock();
+            if let Some(up) = inner.upload(id) {
+                return Some(up);
+            }
+            uploads_dir(inner.config.state_file.as_deref()?)
+        };
+        let bytes = std::fs::read(dir.join(id)).ok()?;
+        let (content_type, _) = sniff_image(&bytes)?;
+        let (width, height) = image_dims(&bytes)?;
+        let up = Upload { content_type, bytes: Bytes::from(bytes), width, height };
+        self.lock().add_upload(id.to_owned(), up.clone());
+        Some(up)
+    }
+
+    /// `upload_blocking` off the async threads.
+    pub async fn upload(self: &Arc<Self>, id: &str) -> Option<Upload> {
+        let (shared, id) = (Arc::clone(self), id.to_owned());
+        tokio::task::spawn_blocking(move || shared.upload_blocking(&id)).await.ok().flatten()
+    }
+
+    /// Stores a new upload in memory and, with a state file, on disk (pruning old files).
+    pub async fn store_upload(self: &Arc<Self>, id: String, upload: Upload) {
+        let state_file = {
+            let mut inner = self.lock();
+            inner.uploads_stored += 1;
+            inner.add_upload(id.clone(), upload.clone());
+            inner.config.state_file.clone()
+        };
+        let Some(state_file) = state_file else { return };
+        let res =
+            tokio::task::spawn_blocking(move || write_upload(&uploads_dir(&state_file), &id, &upload.bytes))
+                .await;
+        match res {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "piapi-sim: could not persist an upload"),
+            Err(e) => tracing::warn!(error = %e, "piapi-sim: upload writer panicked"),
+        }
+    }
+
     /// Writes the task list to the state file (if configured), off the async threads.
     pub async fn persist(self: &Arc<Self>) {
         if self.lock().config.state_file.is_none() {
@@ -338,6 +480,30 @@ impl Shared {
             Err(e) => tracing::warn!(error = %e, "piapi-sim: state-file writer panicked"),
         }
     }
+}
+
+/// The directory holding persisted uploads for a state file: `dir/name.json` → `dir/name.uploads`.
+pub fn uploads_dir(state_file: &Path) -> PathBuf {
+    state_file.with_extension("uploads")
+}
+
+fn write_upload(dir: &Path, id: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{id}.tmp"));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, dir.join(id))?;
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(crate::source::valid_id))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if files.len() > MAX_PERSISTED_UPLOADS {
+        files.sort();
+        for (_, path) in &files[..files.len() - MAX_PERSISTED_UPLOADS] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]

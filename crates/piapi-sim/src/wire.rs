@@ -112,7 +112,12 @@ pub fn task_data(task: &Task, now: DateTime<Utc>, base_url: &str, style: WireSty
         })
     };
     let error = if phase == Phase::Failed {
-        json!({ "code": 10000, "raw_message": "nsfw content detected (simulated)", "message": FAIL_MESSAGE, "detail": null })
+        match &task.fail_message {
+            Some(msg) => json!({ "code": 10000, "raw_message": msg, "message": msg, "detail": null }),
+            None => json!({
+                "code": 10000, "raw_message": "nsfw content detected (simulated)", "message": FAIL_MESSAGE, "detail": null
+            }),
+        }
     } else {
         json!({ "code": 0, "raw_message": "", "message": "", "detail": null })
     };

@@ -131,3 +131,52 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// PNG bytes of an RGB image.
+pub fn png(img: &image::RgbImage) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).expect("encode png");
+    out.into_inner()
+}
+
+/// Decodes PNG (or any supported) bytes to RGB8.
+pub fn decode(bytes: &[u8]) -> image::RgbImage {
+    image::load_from_memory(bytes).expect("decodes as an image").to_rgb8()
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+impl Api {
+    /// `POST /api/ephemeral_resource` with the contract's body.
+    pub async fn upload(&self, file_name: &str, bytes: &[u8]) -> Reply {
+        let body = json!({ "file_name": file_name, "file_data": b64(bytes) });
+        self.send(self.client.post(self.url("/api/ephemeral_resource")).json(&body)).await
+    }
+
+    /// Uploads an image and returns its URL, asserting success.
+    pub async fn upload_ok(&self, img: &image::RgbImage) -> String {
+        let r = self.upload("source.png", &png(img)).await;
+        assert_eq!(r.status, StatusCode::OK, "upload failed: {:?}", r.json);
+        r.json["data"]["url"].as_str().expect("data.url").to_owned()
+    }
+
+    /// Creates, waits until done and returns the task `data`, asserting it completed.
+    pub async fn run_ok(&self, body: &Value) -> Value {
+        let id = self.create_ok(body).await;
+        let done = self.wait_done(&id).await;
+        assert_eq!(done["status"], "completed", "task did not complete: {done}");
+        done
+    }
+
+    /// Runs a task to completion and downloads its (first) image.
+    pub async fn run_image(&self, body: &Value) -> (Value, image::RgbImage) {
+        let done = self.run_ok(body).await;
+        let url = done["output"]["image_url"].as_str().expect("image_url").to_owned();
+        let img = self.download(&url).await;
+        assert_eq!(img.status, StatusCode::OK, "download of {url}");
+        (done, decode(&img.body))
+    }
+}
