@@ -22,6 +22,7 @@ pub mod notify;
 pub mod settings_store;
 pub mod startup;
 pub mod state;
+pub mod webview;
 
 use std::path::{Path, PathBuf};
 
@@ -176,7 +177,8 @@ fn create_main_window<R: Runtime>(app: &tauri::App<R>) -> tauri::Result<()> {
     let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else {
         return Err(tauri::Error::WindowNotFound);
     };
-    tauri::WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    let window = tauri::WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    webview::tune(&window);
     Ok(())
 }
 

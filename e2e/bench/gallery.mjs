@@ -1,0 +1,511 @@
+// Fluxdesk app benchmark: the gallery at 100,000 images in the real window (figure 6 of BENCHMARKS.md).
+//
+// Why: the core bench (figure 4) times the database; the issue's targets are about what the user
+// sees. This drives the release binary through tauri-driver and measures from inside the page:
+//   1. start → first grid page painted: the app process's start time (/proc, 10 ms ticks) to the
+//      first animation frame after every thumbnail in the viewport is loaded and decoded, after a
+//      click on "Gallery" as soon as the UI is there (the app opens on Create). Median of 3 starts.
+//   2. keystroke → results painted for 1, 2 and 3+ character queries typed into the search box:
+//      the last key's event time to the first frame after the viewport shows the new results, in
+//      order, with their thumbnails decoded. The `list_images` IPC call is timed by wrapping
+//      `window.__TAURI_INTERNALS__.invoke`, so the time splits into the UI's debounce, the call,
+//      and rendering.
+//   3. scrolling through 10,000 thumbnails: one viewport per step every 100 ms (a fast fling);
+//      visible tiles still blank (placeholder, or thumbnail not loaded) 2 frames and 100 ms after
+//      each step, and frame intervals.
+//   4. memory throughout: VmRSS and PSS summed over the app and its WebKit processes, every 250 ms.
+//
+// Contract: run only via e2e/bench/run.sh (E2E_APP, E2E_WEBDRIVER_URL, BENCH_OUT, FLUXDESK_*).
+// Writes one JSON object to BENCH_OUT; exit 0 when every part was measured. Timings are measured,
+// never asserted.
+
+import fs from "node:fs";
+import { Builder, Key } from "selenium-webdriver";
+
+const env = (n) => {
+  const v = process.env[n];
+  if (!v) throw new Error(`${n} is not set: run via e2e/bench/run.sh`);
+  return v;
+};
+const APP = env("E2E_APP");
+const SERVER = env("E2E_WEBDRIVER_URL");
+const OUT = env("BENCH_OUT");
+const MARK = Buffer.from(`\0FLUXDESK_KEYRING_SERVICE=${env("FLUXDESK_KEYRING_SERVICE")}\0`);
+const QUICK = process.env.BENCH_QUICK === "1";
+const STARTS = QUICK ? 1 : 3;
+const ROUNDS = QUICK ? 1 : 2;
+const SCROLL_TILES = 10_000;
+const QUERIES = {
+  "1": ["a", "e", "o", "s", "t", "x", "k", "y", "q", "w"],
+  "2": ["ne", "ca", "gh", "ky", "wy", "ab", "st", "ou", "zq", "ph"],
+  "3+": ["fox", "castle", "light", "neon", "at the", "portrait", "zzz", "storm", "glass", "city"],
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (s) => console.log(`# ${s}`);
+
+async function waitFor(what, fn, timeoutMs = 15_000, everyMs = 20) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch {
+      // not there yet
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes and memory
+
+const CLK_TCK = 100; // Linux USER_HZ
+const bootMs = Number(/^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "utf8"))[1]) * 1000;
+
+function appPids() {
+  const out = [];
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${name}/exe`).replace(/ \(deleted\)$/, "") !== APP) continue;
+      const environ = Buffer.concat([Buffer.from([0]), fs.readFileSync(`/proc/${name}/environ`)]);
+      if (environ.includes(MARK)) out.push(Number(name));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return out;
+}
+
+function statOf(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+  return { ppid: Number(f[1]), startMs: bootMs + (Number(f[19]) * 1000) / CLK_TCK };
+}
+
+/** The app and every process below it (WebKit's web and network processes). */
+function tree(root) {
+  const kids = new Map();
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const { ppid } = statOf(name);
+      if (!kids.has(ppid)) kids.set(ppid, []);
+      kids.get(ppid).push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  const out = [];
+  const stack = [root];
+  while (stack.length) {
+    const p = stack.pop();
+    out.push(p);
+    stack.push(...(kids.get(p) ?? []));
+  }
+  return out;
+}
+
+function memOf(pids) {
+  let rss = 0;
+  let pss = 0;
+  let n = 0;
+  for (const p of pids) {
+    try {
+      rss += Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
+      pss += Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+      n += 1;
+    } catch {
+      // gone
+    }
+  }
+  return { rssMib: rss / 1024, pssMib: pss / 1024, processes: n };
+}
+
+class Sampler {
+  constructor(pid) {
+    this.pid = pid;
+    this.phase = "start";
+    this.samples = [];
+    this.timer = setInterval(() => this.sample(), 250);
+  }
+  sample() {
+    const m = memOf(tree(this.pid));
+    if (m.processes) this.samples.push({ t: Date.now(), phase: this.phase, ...m });
+    return m;
+  }
+  stop() {
+    clearInterval(this.timer);
+  }
+  summary() {
+    const by = {};
+    for (const s of this.samples) {
+      const b = (by[s.phase] ??= { samples: 0, peakRssMib: 0, peakPssMib: 0, lastRssMib: 0, lastPssMib: 0 });
+      b.samples += 1;
+      b.peakRssMib = Math.max(b.peakRssMib, s.rssMib);
+      b.peakPssMib = Math.max(b.peakPssMib, s.pssMib);
+      b.lastRssMib = s.rssMib;
+      b.lastPssMib = s.pssMib;
+    }
+    const all = this.samples;
+    return {
+      phases: by,
+      peakRssMib: Math.max(0, ...all.map((s) => s.rssMib)),
+      peakPssMib: Math.max(0, ...all.map((s) => s.pssMib)),
+      processes: Math.max(0, ...all.map((s) => s.processes)),
+      samples: all.length,
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-page instrumentation (installed once per session; the UI is a single page)
+
+const INSTALL_JS = String.raw`
+if (window.__fdBench) return "already";
+const B = (window.__fdBench = { reqs: [], keys: [], watch: null, wrapped: false });
+// Tauri's IPC (invoke) posts to ipc://localhost/<command> with the global fetch, looked up per call.
+try {
+  const of = window.fetch;
+  window.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : (input && input.url) || "";
+    if (!url.startsWith("ipc:") || !url.includes("list_images")) return of.apply(this, arguments);
+    let q = {};
+    try { q = (JSON.parse(init.body).query) || {}; } catch (e) { /* not JSON */ }
+    const r = { text: q.text ?? null, cursor: !!q.cursor, start: performance.now(), end: null, ids: null, total: null, paint: null };
+    B.reqs.push(r);
+    return of.apply(this, arguments).then((resp) => {
+      resp.clone().json().then((page) => {
+        r.end = performance.now(); r.ids = page.items.map((i) => i.id); r.total = page.total;
+        if (!r.cursor) B.watch = r;
+      }, (e) => { r.end = performance.now(); r.error = String(e); });
+      return resp;
+    });
+  };
+  B.wrapped = true;
+} catch (e) { B.wrapError = String(e); }
+document.addEventListener("keydown", (e) => B.keys.push(e.timeStamp), true);
+
+const grid = () => document.querySelector('[role=grid][aria-label="Images"]');
+// Visible grid cells in reading order.
+B.visible = () => {
+  const g = grid();
+  if (!g) return [];
+  const vr = g.parentElement.getBoundingClientRect();
+  const out = [];
+  for (const c of g.querySelectorAll("[role=gridcell]")) {
+    const r = c.getBoundingClientRect();
+    if (r.bottom > vr.top + 1 && r.top < vr.bottom - 1 && r.right > vr.left && r.left < vr.right) out.push({ c, top: Math.round(r.top), left: r.left });
+  }
+  out.sort((a, b) => a.top - b.top || a.left - b.left);
+  return out.map((x) => x.c);
+};
+B.ready = (c) => {
+  if (c.classList.contains("ph")) return false;
+  const img = c.querySelector("img");
+  return !!img && img.complete && img.naturalWidth > 0;
+};
+// Each frame: has the watched result list been painted (viewport shows its first images, in
+// order, loaded)? Then decode them and take the next frame's time as "painted".
+let busy = false;
+const tick = (ts) => {
+  const r = B.watch;
+  if (r && r.paint == null && !busy) {
+    const cells = B.visible();
+    const want = r.ids.slice(0, cells.length);
+    const ok = r.ids.length === 0
+      ? cells.length === 0
+      : cells.length > 0 && cells.every((c, i) => Number(c.dataset.id) === want[i] && B.ready(c));
+    if (ok) {
+      busy = true;
+      const imgs = cells.map((c) => c.querySelector("img"));
+      Promise.all(imgs.map((i) => i.decode().catch(() => {}))).then(() => requestAnimationFrame((t2) => {
+        r.paint = t2; r.cells = cells.length; busy = false;
+      }));
+    }
+  }
+  requestAnimationFrame(tick);
+};
+requestAnimationFrame(tick);
+
+// Scrolling: one viewport per step every dwellMs, until the viewport is past tile targetIndex.
+B.scrollTest = async (targetIndex, dwellMs) => {
+  const res = (B.scroll = { done: false, steps: 0, cells: 0, blank2f: 0, blank100: 0, stepsBlank100: 0,
+    maxBlank100: 0, lingerMs: [], frames: [], lastIndex: 0, ms: 0, error: null });
+  try {
+    const g = grid();
+    const sc = g.parentElement;
+    const raf = () => new Promise((r) => requestAnimationFrame(r));
+    const cols = Number(g.getAttribute("aria-colcount")) || 1;
+    let running = true;
+    let prev = null;
+    const frame = (t) => { if (prev != null) res.frames.push(t - prev); prev = t; if (running) requestAnimationFrame(frame); };
+    requestAnimationFrame(frame);
+    const t0 = performance.now();
+    for (;;) {
+      const start = performance.now();
+      sc.scrollTop = sc.scrollTop + sc.clientHeight;
+      await raf(); await raf();
+      let cells = B.visible();
+      res.steps += 1;
+      res.cells += cells.length;
+      res.blank2f += cells.filter((c) => !B.ready(c)).length;
+      const wait = start + dwellMs - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      cells = B.visible();
+      const blank = cells.filter((c) => !B.ready(c)).length;
+      res.blank100 += blank;
+      res.maxBlank100 = Math.max(res.maxBlank100, blank);
+      if (blank) {
+        res.stepsBlank100 += 1;
+        const t = performance.now();
+        while (B.visible().some((c) => !B.ready(c)) && performance.now() - t < 3000) await raf();
+        res.lingerMs.push(performance.now() - start);
+      }
+      const rows = cells.map((c) => Number(c.parentElement.getAttribute("aria-rowindex")));
+      res.lastIndex = rows.length ? Math.max(...rows) * cols : 0;
+      if (res.lastIndex >= targetIndex || sc.scrollTop + sc.clientHeight >= sc.scrollHeight - 1) break;
+    }
+    res.ms = performance.now() - t0;
+    running = false;
+  } catch (e) {
+    res.error = String(e);
+  }
+  res.done = true;
+};
+return B.wrapped ? "ok" : "not-wrapped " + (B.wrapError || "");`;
+
+// Finds a visible control by accessible name (aria-label or text).
+const CLICK_JS = String.raw`
+const [name] = arguments;
+const norm = (s) => (s || "").replace(/\s+/g, " ").trim().toLowerCase();
+const el = Array.from(document.querySelectorAll("button, a[href], [role=button], [role=link], [role=tab]"))
+  .find((e) => (norm(e.getAttribute("aria-label")) === norm(name) || norm(e.textContent) === norm(name)) && e.getBoundingClientRect().width > 0);
+if (!el) return null;
+el.click();
+return performance.timeOrigin + performance.now();`;
+
+// ---------------------------------------------------------------------------------------------
+
+async function launch() {
+  if (appPids().length) await waitFor("a previous app to exit", () => appPids().length === 0, 15_000, 100);
+  const driver = await new Builder()
+    .usingServer(SERVER)
+    .withCapabilities({ browserName: "wry", "tauri:options": { application: APP } })
+    .build();
+  await driver.manage().setTimeouts({ script: 60_000 });
+  const [pid] = await waitFor("the app process", () => (appPids().length ? appPids() : null), 10_000);
+  return { driver, pid, startMs: statOf(pid).startMs };
+}
+
+async function quit(driver) {
+  await driver.quit().catch(() => {});
+  await waitFor("the app to exit", () => appPids().length === 0, 15_000, 100).catch(() => {
+    for (const p of appPids()) process.kill(p, "SIGTERM");
+  });
+}
+
+/** What the page shows (for failure messages), plus a screenshot in e2e/artifacts/. */
+async function diag(d) {
+  try {
+    const png = await d.takeScreenshot();
+    fs.writeFileSync(new URL("../artifacts/bench-failure.png", import.meta.url), Buffer.from(png, "base64"));
+    return JSON.stringify(
+      await d.executeScript(`const B = window.__fdBench; const v = B ? B.visible() : [];
+        return { reqs: B && B.reqs.map((r) => ({ ...r, ids: r.ids && r.ids.length })), visible: v.length,
+          ready: v.filter(B.ready).length, firstIds: v.slice(0, 5).map((c) => c.dataset.id),
+          imgs: v.slice(0, 3).map((c) => { const i = c.querySelector("img"); return i && { complete: i.complete, w: i.naturalWidth, src: i.src.slice(0, 80) }; }),
+          text: document.body.innerText.slice(0, 300) };`),
+    );
+  } catch (e) {
+    return `(no diagnostics: ${e.message})`;
+  }
+}
+
+const state = (d) => d.executeScript("return window.__fdBench && { reqs: window.__fdBench.reqs, keys: window.__fdBench.keys }");
+
+/** Launch → click Gallery → first page painted. */
+async function firstPage(onPid) {
+  const { driver, pid, startMs } = await launch();
+  onPid?.(pid);
+  const clickMs = await waitFor("the Gallery control", async () => {
+    const r = await driver.executeScript(INSTALL_JS);
+    if (r !== "ok" && r !== "already") throw new Error(`instrumentation: ${r}`);
+    return driver.executeScript(CLICK_JS, "Gallery");
+  });
+  const origin = await driver.executeScript("return performance.timeOrigin");
+  const fcp = await driver.executeScript(
+    "const e = performance.getEntriesByType('paint').find((p) => p.name === 'first-contentful-paint'); return e ? e.startTime : null",
+  );
+  const r = await waitFor(
+    "the first page painted",
+    async () => (await state(driver)).reqs.find((q) => !q.cursor && q.paint != null),
+    30_000,
+    50,
+  ).catch(async (e) => {
+    throw new Error(`${e.message}; page: ${await diag(driver)}`);
+  });
+  const run = {
+    startToPaintedMs: origin + r.paint - startMs,
+    startToPageLoadMs: origin - startMs,
+    startToFirstContentfulPaintMs: fcp == null ? null : origin + fcp - startMs,
+    startToGalleryClickMs: clickMs - startMs,
+    clickToPaintedMs: origin + r.paint - clickMs,
+    ipcMs: r.end - r.start,
+    responseToPaintedMs: r.paint - r.end,
+    total: r.total,
+    tiles: r.cells,
+  };
+  return { driver, pid, run };
+}
+
+async function searchBox(driver) {
+  return waitFor("the search box", () => driver.executeScript("return document.querySelector('input[aria-label=Search]')"));
+}
+
+/** Escape clears the search at once (no debounce); waits for the full list painted. */
+async function clearSearch(driver, box) {
+  const before = (await state(driver)).reqs.length;
+  await box.sendKeys(Key.ESCAPE);
+  await waitFor(
+    "the unfiltered list painted",
+    async () => (await state(driver)).reqs.slice(before).find((q) => !q.cursor && q.text == null && q.paint != null),
+    20_000,
+    30,
+  );
+}
+
+async function typeQuery(driver, box, text) {
+  const s0 = await state(driver);
+  await box.sendKeys(text);
+  const r = await waitFor(
+    `results for "${text}" painted`,
+    async () => (await state(driver)).reqs.slice(s0.reqs.length).find((q) => !q.cursor && q.text === text && q.paint != null),
+    20_000,
+    30,
+  );
+  const s1 = await state(driver);
+  const lastKey = Math.max(...s1.keys.slice(s0.keys.length));
+  return {
+    text,
+    keyToPaintedMs: r.paint - lastKey,
+    keyToCallMs: r.start - lastKey,
+    ipcMs: r.end - r.start,
+    callToPaintedMs: r.paint - r.start,
+    responseToPaintedMs: r.paint - r.end,
+    total: r.total,
+  };
+}
+
+const pct = (v, p) => {
+  if (!v.length) return null;
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
+const stats = (v) => ({ n: v.length, p50: pct(v, 50), p95: pct(v, 95), max: v.length ? Math.max(...v) : null, mean: v.length ? v.reduce((a, b) => a + b, 0) / v.length : null });
+
+async function main() {
+  const result = { measured: false, binary: APP, starts: [], search: {}, scroll: null, memory: null, notes: [] };
+  let sampler = null;
+  let driver = null;
+  try {
+    // 1. Starts (the last one stays open for the rest).
+    for (let i = 0; i < STARTS; i++) {
+      const last = i === STARTS - 1;
+      const s = await firstPage(last ? (pid) => (sampler = new Sampler(pid)) : null);
+      driver = s.driver;
+      result.starts.push(s.run);
+      log(`start ${i + 1}: first page painted ${s.run.startToPaintedMs.toFixed(0)} ms after process start`);
+      if (i < STARTS - 1) {
+        await quit(driver);
+        driver = null;
+      } else {
+        sampler.phase = "idle after first page";
+      }
+    }
+    await sleep(3000);
+    const idle = sampler.sample();
+    result.idle = idle;
+    log(`idle after first page: RSS ${idle.rssMib.toFixed(0)} MiB, PSS ${idle.pssMib.toFixed(0)} MiB (${idle.processes} processes)`);
+
+    // 2. Search.
+    sampler.phase = "search";
+    const box = await searchBox(driver);
+    await box.click();
+    const samples = { "1": [], "2": [], "3+": [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [kind, qs] of Object.entries(QUERIES)) {
+        for (const q of qs) {
+          await clearSearch(driver, box);
+          await sleep(150);
+          const m = await typeQuery(driver, box, q);
+          samples[kind].push(m);
+        }
+      }
+    }
+    await clearSearch(driver, box);
+    for (const [kind, ms] of Object.entries(samples)) {
+      result.search[kind] = {
+        keyToPainted: stats(ms.map((m) => m.keyToPaintedMs)),
+        keyToCall: stats(ms.map((m) => m.keyToCallMs)),
+        ipc: stats(ms.map((m) => m.ipcMs)),
+        callToPainted: stats(ms.map((m) => m.callToPaintedMs)),
+        responseToPainted: stats(ms.map((m) => m.responseToPaintedMs)),
+        samples: ms,
+      };
+      log(`search ${kind}: key → painted p50 ${result.search[kind].keyToPainted.p50.toFixed(0)} / p95 ${result.search[kind].keyToPainted.p95.toFixed(0)} ms; call → painted p95 ${result.search[kind].callToPainted.p95.toFixed(0)} ms`);
+    }
+
+    // 3. Scroll.
+    sampler.phase = "scroll";
+    await driver.executeScript("document.activeElement && document.activeElement.blur()");
+    await driver.executeScript(`window.__fdBench.scrollTest(${SCROLL_TILES}, 100); return true;`);
+    const sc = await waitFor(
+      "the scroll test",
+      () => driver.executeScript("const s = window.__fdBench.scroll; return s && s.done ? s : null"),
+      600_000,
+      500,
+    );
+    if (sc.error) throw new Error(`scroll test: ${sc.error}`);
+    result.scroll = {
+      tiles: sc.lastIndex,
+      steps: sc.steps,
+      seconds: sc.ms / 1000,
+      visibleTilesPerStep: sc.cells / Math.max(1, sc.steps),
+      blankAfter2Frames: sc.blank2f,
+      blankAfter2FramesShare: sc.blank2f / Math.max(1, sc.cells),
+      blankAfter100ms: sc.blank100,
+      stepsWithBlankAfter100ms: sc.stepsBlank100,
+      maxBlankAfter100ms: sc.maxBlank100,
+      lingering: stats(sc.lingerMs),
+      frameMs: stats(sc.frames),
+    };
+    log(`scroll: ${sc.lastIndex} tiles in ${sc.steps} steps; blank after 2 frames ${sc.blank2f} of ${sc.cells}; still blank after 100 ms ${sc.blank100} (${sc.stepsBlank100} steps)`);
+    sampler.phase = "after scroll";
+    await sleep(3000);
+    result.afterScroll = sampler.sample();
+    result.memory = sampler.summary();
+    result.measured = true;
+  } catch (e) {
+    result.note = `failed: ${e.message}`;
+    console.log(`# ${result.note}`);
+  } finally {
+    sampler?.stop();
+    if (sampler && !result.memory) result.memory = sampler.summary();
+    if (driver) await quit(driver);
+  }
+  const starts = result.starts.map((s) => s.startToPaintedMs);
+  result.firstPage = {
+    median: pct(starts, 50),
+    runs: starts,
+    method:
+      "process start (/proc, 10 ms ticks) → first animation frame after the viewport's thumbnails are loaded and decoded; Gallery clicked as soon as the UI is there",
+  };
+  fs.writeFileSync(OUT, `${JSON.stringify(result)}\n`);
+  console.log(result.measured ? "BENCH: measured" : "BENCH: failed");
+  process.exit(result.measured ? 0 : 1);
+}
+
+main();

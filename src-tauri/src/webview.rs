@@ -1,0 +1,38 @@
+//! WebKitGTK memory tuning for the main window (Linux; a no-op elsewhere).
+//!
+//! Why: the app is one long-lived page, not a browser. WebKitGTK's default cache model
+//! (`WebBrowser`) sizes the web process's in-memory resource cache from the machine's RAM — up to
+//! 512 MB, a quarter to a half of it kept for resources no page shows any more — and keeps pages
+//! for back/forward navigation. The gallery's virtualised grid loads one thumbnail per tile it has
+//! ever shown, so scrolling 10,000 thumbnails made WebKit's processes grow from 431 to 941 MiB
+//! (PSS, app included; BENCHMARKS.md figure 6b). `DocumentViewer` keeps a small cache and drops
+//! resources nothing shows any more (dead capacity 0); a visible tile's image stays decoded, and
+//! a tile scrolled back into view reloads its thumbnail from the asset protocol (a local file).
+//! There is no back/forward navigation in the app, so its page cache is off too.
+//!
+//! Contract: [`tune`] is called once, right after the main window is built; it changes only
+//! caching (never what the page can do) and only logs when the platform webview is unavailable.
+//! The hardware-acceleration policy is left at WebKit's default: it trades memory for smooth
+//! scrolling on real GPUs, which Xvfb measurements cannot judge.
+
+/// Applies the memory settings to `window`'s webview (Linux: WebKitGTK).
+#[cfg(target_os = "linux")]
+pub fn tune<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
+    let applied = window.with_webview(|platform| {
+        use webkit2gtk::{CacheModel, SettingsExt, WebContextExt, WebViewExt};
+        let view = platform.inner();
+        if let Some(context) = view.context() {
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
+        if let Some(settings) = WebViewExt::settings(&view) {
+            settings.set_enable_page_cache(false);
+        }
+    });
+    if let Err(e) = applied {
+        tracing::warn!(error = %e, "the webview's memory settings could not be applied");
+    }
+}
+
+/// Applies the memory settings to `window`'s webview (nothing to do on this platform).
+#[cfg(not(target_os = "linux"))]
+pub fn tune<R: tauri::Runtime>(_window: &tauri::WebviewWindow<R>) {}
