@@ -18,8 +18,12 @@ use fluxdesk_core::runner::JobOutcome;
 use fluxdesk_core::secrets::{self, KeyringStore, SecretStore};
 use fluxdesk_core::settings::EnvOverrides;
 use fluxdesk_core::studio::{DemoChoice, MAX_CONCURRENCY_OVERRIDE, Studio, StudioOptions};
-use fluxdesk_core::views::{BatchRequest, GenerateRequest, ResumeReport, SeedPlan};
-use piapi::{Model, Size};
+use fluxdesk_core::studio_tasks::DEFAULT_CONTROL_STRENGTH;
+use fluxdesk_core::views::{
+    BatchRequest, ControlChoice, GenerateRequest, LoraChoice, Margins, MaskInput, ResumeReport, SeedPlan,
+    SourceImage,
+};
+use piapi::{ControlType, Model, Size, TaskType};
 
 #[derive(Parser)]
 #[command(
@@ -87,13 +91,49 @@ enum Command {
 
 #[derive(Args)]
 struct GenerateArgs {
-    /// What to draw.
+    /// What to draw (for kontext: the edit instruction).
     prompt: String,
     #[command(flatten)]
     opts: ImageOpts,
     /// Lock the seed (image i uses SEED + i); random when omitted.
     #[arg(long)]
     seed: Option<i64>,
+    #[command(flatten)]
+    task: TaskOpts,
+}
+
+/// The Flux task type and its inputs (`generate` only).
+#[derive(Args)]
+struct TaskOpts {
+    /// txt2img, img2img, txt2img-lora, img2img-lora, controlnet-lora, fill-inpaint, fill-outpaint,
+    /// redux-variation, kontext, txt2img-sr or img2img-sr.
+    #[arg(long = "task", default_value = "txt2img", value_name = "TYPE")]
+    task_type: String,
+    /// The source image file (PNG, JPEG, WebP, GIF).
+    #[arg(long, value_name = "PATH", conflicts_with = "source_id")]
+    image: Option<String>,
+    /// The source image from the gallery, by id (see `fluxdesk gallery list`).
+    #[arg(long, value_name = "ID")]
+    source_id: Option<i64>,
+    /// fill-inpaint: the mask (white = repaint; or opaque, when the mask has transparency).
+    #[arg(long, value_name = "PATH")]
+    mask: Option<String>,
+    /// img2img / img2img-lora: how far to move from the source, above 0 and up to 1.
+    #[arg(long)]
+    denoise: Option<f32>,
+    /// A LoRA style with an optional strength 0–2 (default 1), e.g. anime:0.8. Repeatable.
+    #[arg(long = "lora", value_name = "NAME[:STRENGTH]")]
+    loras: Vec<String>,
+    /// controlnet-lora: the ControlNet type (depth, soft_edge, canny, openpose), the control image
+    /// and an optional strength 0–1 (default 0.6), e.g. canny:edges.png:0.5.
+    #[arg(long, value_name = "TYPE:PATH[:STRENGTH]")]
+    control: Option<String>,
+    /// fill-outpaint: pixels to add on the left, right, top and bottom, e.g. 256,256,0,0.
+    #[arg(long, value_name = "L,R,T,B")]
+    outpaint: Option<String>,
+    /// txt2img-sr / img2img-sr: the upscale factor, 2 or 4.
+    #[arg(long)]
+    scale: Option<u32>,
 }
 
 #[derive(Args)]
@@ -114,9 +154,10 @@ struct BatchArgs {
 /// Options shared by `generate` and `batch`.
 #[derive(Args)]
 struct ImageOpts {
-    /// schnell, dev, dev-advanced, or a full id such as Qubico/flux1-dev.
-    #[arg(long, short, default_value = "schnell")]
-    model: String,
+    /// schnell, dev, dev-advanced, or a full id such as Qubico/flux1-dev. Default: schnell, or
+    /// dev-advanced for task types only it takes.
+    #[arg(long, short)]
+    model: Option<String>,
     /// WIDTHxHEIGHT, at most 1,048,576 pixels (e.g. 1024x768 or 1024×768).
     #[arg(long, short, default_value = "1024x1024")]
     size: String,
@@ -304,8 +345,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
 
 async fn generate(args: GenerateArgs) -> Result<ExitCode, Error> {
     let o = &args.opts;
-    let model = Model::parse(&o.model)?;
+    let t = &args.task;
+    let task_type = TaskType::parse(&t.task_type)?;
+    let model = match &o.model {
+        Some(m) => Model::parse(m)?,
+        None if Model::Schnell.supports(task_type) => Model::Schnell,
+        None => Model::DevAdvanced,
+    };
     let size: Size = o.size.parse()?;
+    let source = match (&t.image, t.source_id) {
+        (Some(p), _) => Some(SourceImage::file(absolute(p))),
+        (None, Some(id)) => Some(SourceImage::gallery(id)),
+        (None, None) => None,
+    };
     let req = GenerateRequest {
         prompt: args.prompt,
         negative_prompt: o.negative.clone(),
@@ -316,6 +368,14 @@ async fn generate(args: GenerateArgs) -> Result<ExitCode, Error> {
         guidance: o.guidance,
         seed: args.seed,
         count: o.count,
+        task_type,
+        source,
+        mask: t.mask.as_deref().map(|p| MaskInput { path: Some(absolute(p)), png_base64: None }),
+        denoise: t.denoise,
+        loras: t.loras.iter().map(|l| parse_lora(l)).collect::<Result<_, _>>()?,
+        control: t.control.as_deref().map(parse_control).transpose()?,
+        outpaint: t.outpaint.as_deref().map(parse_margins).transpose()?,
+        scale: t.scale,
     };
     // Validate before touching the keychain, the database or the network.
     Studio::plan_requests(&req)?;
@@ -343,7 +403,7 @@ where
 
 async fn batch(args: BatchArgs) -> Result<ExitCode, Error> {
     let o = &args.opts;
-    let model = Model::parse(&o.model)?;
+    let model = Model::parse(o.model.as_deref().unwrap_or("schnell"))?;
     let size: Size = o.size.parse()?;
     let seeds = match (&args.seed_sweep, args.seed) {
         (Some(sweep), _) => parse_sweep(sweep)?,
@@ -363,6 +423,71 @@ async fn batch(args: BatchArgs) -> Result<ExitCode, Error> {
     };
     Studio::plan_batch(&req)?;
     run_and_report(o, |studio| async move { studio.generate_batch_and_wait(req, true).await }).await
+}
+
+/// A path made absolute against the current folder (the studio may resolve it later).
+fn absolute(p: &str) -> String {
+    std::path::absolute(p).map(|a| a.to_string_lossy().into_owned()).unwrap_or_else(|_| p.to_owned())
+}
+
+/// `NAME[:STRENGTH]` → a LoRA (strength 1 when omitted).
+fn parse_lora(text: &str) -> Result<LoraChoice, Error> {
+    let bad = || {
+        Error::invalid_input(
+            "lora",
+            format!("\"{text}\" is not NAME[:STRENGTH]; use e.g. anime or anime:0.8 (strength 0–2)"),
+        )
+    };
+    let (name, strength) = match text.trim().split_once(':') {
+        Some((n, s)) => (n.trim(), s.trim().parse::<f32>().map_err(|_| bad())?),
+        None => (text.trim(), 1.0),
+    };
+    if name.is_empty() {
+        return Err(bad());
+    }
+    Ok(LoraChoice { name: name.to_owned(), strength })
+}
+
+/// `TYPE:PATH[:STRENGTH]` → a ControlNet choice (strength 0.6 when omitted). A path may itself
+/// contain `:`; a last part that is a number is the strength.
+fn parse_control(text: &str) -> Result<ControlChoice, Error> {
+    let types = ControlType::ALL.map(ControlType::as_str).join(", ");
+    let bad = |why: &str| {
+        Error::invalid_input(
+            "control",
+            format!(
+                "\"{text}\" is not TYPE:PATH[:STRENGTH] ({why}); use e.g. canny:edges.png:0.5 (types: {types})"
+            ),
+        )
+    };
+    let (kind, rest) = text.trim().split_once(':').ok_or_else(|| bad("no image path"))?;
+    let control_type = ControlType::parse(kind).map_err(|_| bad(&format!("unknown type \"{kind}\"")))?;
+    let (path, strength) = match rest.rsplit_once(':') {
+        Some((p, s)) if s.trim().parse::<f32>().is_ok() => {
+            (p, s.trim().parse::<f32>().map_err(|_| bad("bad strength"))?)
+        }
+        _ => (rest, DEFAULT_CONTROL_STRENGTH),
+    };
+    if path.trim().is_empty() {
+        return Err(bad("no image path"));
+    }
+    Ok(ControlChoice { control_type, image: SourceImage::file(absolute(path.trim())), strength })
+}
+
+/// `L,R,T,B` → outpaint margins in pixels.
+fn parse_margins(text: &str) -> Result<Margins, Error> {
+    let bad = || {
+        Error::invalid_input(
+            "outpaint",
+            format!("\"{text}\" is not L,R,T,B; give four whole pixel counts, e.g. 256,256,0,0"),
+        )
+    };
+    let parts: Vec<u32> =
+        text.split(',').map(|p| p.trim().parse::<u32>().map_err(|_| bad())).collect::<Result<_, _>>()?;
+    match parts[..] {
+        [left, right, top, bottom] => Ok(Margins { left, right, top, bottom }),
+        _ => Err(bad()),
+    }
 }
 
 fn check_concurrency(k: Option<u32>) -> Result<(), Error> {
@@ -617,6 +742,23 @@ mod tests {
     fn prompt_files_skip_blank_lines_and_comments() {
         let text = "# foxes\n a red fox \n\n\t\n#a comment\nblue whale\r\n";
         assert_eq!(prompts_from_text(text), vec!["a red fox".to_owned(), "blue whale".to_owned()]);
+    }
+
+    #[test]
+    fn task_specs_parse_and_bad_ones_say_the_format() {
+        assert_eq!(parse_lora("anime").expect("ok"), LoraChoice { name: "anime".into(), strength: 1.0 });
+        assert_eq!(parse_lora(" art:0.5 ").expect("ok"), LoraChoice { name: "art".into(), strength: 0.5 });
+        assert!(parse_lora(":1").is_err() && parse_lora("x:y").is_err());
+        let c = parse_control("canny:/tmp/a:b.png:0.4").expect("ok");
+        assert_eq!((c.control_type, c.strength), (ControlType::Canny, 0.4));
+        assert_eq!(c.image.path.as_deref(), Some("/tmp/a:b.png"));
+        assert_eq!(parse_control("depth:/tmp/d.png").expect("ok").strength, DEFAULT_CONTROL_STRENGTH);
+        for bad in ["canny", "blur:/tmp/x.png", "canny:", "canny::0.5"] {
+            let e = parse_control(bad).unwrap_err();
+            assert!(e.to_string().contains("TYPE:PATH"), "{bad}: {e}");
+        }
+        assert_eq!(parse_margins("1, 2,3,4").expect("ok"), Margins { left: 1, right: 2, top: 3, bottom: 4 });
+        assert!(parse_margins("1,2,3").is_err() && parse_margins("a,b,c,d").is_err());
     }
 
     #[test]

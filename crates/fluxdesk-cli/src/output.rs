@@ -37,6 +37,9 @@ fn image_json(img: &ImageView) -> serde_json::Value {
         "rating": img.rating,
         "favourite": img.favourite,
         "thumb_path": img.thumb_path,
+        "task_type": img.task_type,
+        "source_image_id": img.source_image_id,
+        "task": img.task,
     })
 }
 
@@ -87,12 +90,33 @@ pub fn image_detail(img: &ImageView, as_json: bool) {
     println_stdout(&format!("  Prompt    {}", img.prompt));
     println_stdout(&format!("  Negative  {}", opt(img.negative_prompt.clone())));
     println_stdout(&format!("  Model     {}", opt(img.model.clone())));
+    println_stdout(&format!("  Task      {}", opt(img.task_type.clone())));
+    if let Some(src) = img.source_image_id {
+        println_stdout(&format!("  Source    image {src}"));
+    }
+    if let Some(t) = &img.task {
+        if let Some(d) = t.denoise {
+            println_stdout(&format!("  Denoise   {d}"));
+        }
+        for l in &t.loras {
+            println_stdout(&format!("  LoRA      {} ({})", l.name, l.strength));
+        }
+        if let Some(c) = &t.control {
+            println_stdout(&format!("  Control   {} ({})", c.control_type.as_str(), c.strength));
+        }
+        if let Some(m) = &t.outpaint {
+            println_stdout(&format!("  Outpaint  {},{},{},{}", m.left, m.right, m.top, m.bottom));
+        }
+        if let Some(s) = t.scale {
+            println_stdout(&format!("  Scale     {s}×"));
+        }
+    }
     println_stdout(&format!("  Size      {}×{}", img.width, img.height));
     println_stdout(&format!("  Seed      {}", opt(img.seed.map(|s| s.to_string()))));
     println_stdout(&format!("  Steps     {}", opt(img.steps.map(|s| s.to_string()))));
     println_stdout(&format!("  Guidance  {}", opt(img.guidance.map(|s| s.to_string()))));
     println_stdout(&format!("  Cost      {}", opt(img.cost_usd.map(|c| format!("${c:.4}")))));
-    println_stdout(&format!("  Task      {}", opt(img.task_id.clone())));
+    println_stdout(&format!("  Task id   {}", opt(img.task_id.clone())));
     println_stdout(&format!("  Created   {}", img.created_at.with_timezone(&chrono::Local).to_rfc3339()));
     println_stdout(&format!("  Rating    {}{}", img.rating, if img.favourite { " (favourite)" } else { "" }));
 }

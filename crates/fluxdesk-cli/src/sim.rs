@@ -62,6 +62,9 @@ pub struct SimArgs {
     /// Refuse creates as if the account had no credits.
     #[arg(long)]
     insufficient_credits: bool,
+    /// The next N input-image uploads answer HTTP 500.
+    #[arg(long, default_value_t = 0)]
+    upload_failures: u32,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -99,6 +102,7 @@ pub async fn run(a: SimArgs) -> Result<ExitCode, Error> {
             create_delay_ms: a.create_delay_ms,
             style,
             insufficient_credits: a.insufficient_credits,
+            upload_failures: a.upload_failures,
         },
     };
     let handle = piapi_sim::Simulator::start(config)

@@ -701,3 +701,122 @@ fn queue_commands_pause_list_move_cancel_resume_and_cost() {
     assert!(cost["balanceUsd"].as_f64().is_some());
     assert!(stdout(&env.run(&["cost"])).contains("Today"));
 }
+
+/// A colourful source PNG with no white pixels.
+fn write_source(path: &Path, w: u32, h: u32) {
+    image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 200 / w) as u8 + 20, (y * 200 / h) as u8 + 20, 90])
+    })
+    .save(path)
+    .expect("write source");
+}
+
+#[test]
+fn img2img_from_a_file_uploads_it_and_records_the_task() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    std::fs::create_dir_all(&env.user_home).expect("dir");
+    let src = env.user_home.join("photo.png");
+    write_source(&src, 96, 64);
+    let out = env.run(&[
+        "generate",
+        "a watercolour harbour",
+        "--task",
+        "img2img",
+        "--image",
+        src.to_str().expect("path"),
+        "--denoise",
+        "0.6",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["task_type"], "img2img");
+    assert_eq!(lines[0]["model"], "Qubico/flux1-schnell");
+    assert_eq!((lines[0]["width"].as_u64(), lines[0]["height"].as_u64()), (Some(96), Some(64)));
+    let body = sim.requests().last().cloned().expect("a create");
+    assert_eq!(body["task_type"], "img2img");
+    let image = body["input"]["image"].as_str().expect("image url");
+    assert!(image.starts_with(&format!("{}/files/uploads/", sim.base_url())), "{image}");
+    assert_eq!(sim.upload_count(), 1);
+    let path = PathBuf::from(lines[0]["path"].as_str().expect("path"));
+    let text = String::from_utf8_lossy(&std::fs::read(&path).expect("read")).into_owned();
+    assert!(text.contains("Denoising strength: 0.6"), "A1111 denoise in the file");
+    assert!(!text.contains("/files/uploads/"), "no upload URL in the file");
+}
+
+#[test]
+fn inpaint_with_a_mask_from_a_gallery_image() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    let out = env.run(&["generate", "a quiet street", "--size", "128x128", "--json"]);
+    assert!(out.status.success());
+    let base_id = json_lines(&out)[0]["id"].as_i64().expect("id");
+    std::fs::create_dir_all(&env.user_home).expect("dir");
+    let mask = env.user_home.join("mask.png");
+    image::GrayImage::from_fn(64, 64, |x, _| image::Luma([if x >= 32 { 255 } else { 0 }]))
+        .save(&mask)
+        .expect("mask");
+    let out = env.run(&[
+        "generate",
+        "a red door",
+        "--task",
+        "fill-inpaint",
+        "--source-id",
+        &base_id.to_string(),
+        "--mask",
+        mask.to_str().expect("path"),
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let img = &json_lines(&out)[0];
+    assert_eq!(img["task_type"], "fill-inpaint");
+    assert_eq!(img["model"], "Qubico/flux1-dev-advanced", "dev-advanced is picked for inpaint");
+    assert_eq!(img["source_image_id"].as_i64(), Some(base_id));
+    let body = sim.requests().last().cloned().expect("a create");
+    assert_eq!(body["task_type"], "fill-inpaint");
+    assert!(body["input"].get("mask").is_none());
+    let show = env.run(&["gallery", "show", &img["id"].to_string()]);
+    assert!(show.status.success());
+    assert!(stdout(&show).contains(&format!("Source    image {base_id}")), "{}", stdout(&show));
+}
+
+#[test]
+fn bad_task_options_are_usage_errors_that_send_nothing() {
+    let rt = rt();
+    let sim = start_sim(&rt, SimConfig::fast());
+    let env = Env::new().against(&sim);
+    std::fs::create_dir_all(&env.user_home).expect("dir");
+    let src = env.user_home.join("photo.png");
+    write_source(&src, 64, 64);
+    let src = src.to_str().expect("path");
+    let missing = env.user_home.join("nope.png");
+    for (args, needle) in [
+        (
+            vec!["generate", "x", "--task", "controlnet-lora", "--control", "blur:edges.png"],
+            "TYPE:PATH[:STRENGTH]",
+        ),
+        (vec!["generate", "x", "--task", "controlnet-lora", "--control", "canny"], "TYPE:PATH[:STRENGTH]"),
+        (
+            vec!["generate", "x", "--task", "img2img", "--image", missing.to_str().expect("p")],
+            "does not exist",
+        ),
+        (vec!["generate", "x", "--task", "img2img"], "needs a source image"),
+        (
+            vec!["generate", "x", "--task", "kontext", "--model", "schnell", "--image", src],
+            "not available on schnell",
+        ),
+        (vec!["generate", "x", "--task", "img2img", "--image", src, "--mask", src], "mask"),
+        (vec!["generate", "x", "--task", "fill-outpaint", "--image", src, "--outpaint", "1,2"], "L,R,T,B"),
+        (vec!["generate", "x", "--task", "paint-by-numbers"], "task"),
+    ] {
+        let out = env.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(needle), "{args:?} → {}", stderr(&out));
+        assert!(stderr(&out).contains("[InvalidInput]"), "coded: {}", stderr(&out));
+    }
+    assert_eq!((sim.stats().creates, sim.upload_count()), (0, 0));
+}

@@ -28,13 +28,13 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::{Error, Result};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a statement waits for another connection's write lock before failing with "busy".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migrations, in order: `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// Version 1: the task ledger, the image index, its trigram FTS index and the triggers that keep
 /// the FTS index in sync. Timestamps are INTEGER unix milliseconds (UTC).
@@ -137,6 +137,19 @@ CREATE TABLE queue_control (
     updated_at INTEGER NOT NULL
 );
 INSERT INTO queue_control (id, paused, updated_at) VALUES (1, 0, 0);
+"#;
+
+/// Version 3: image-input tasks (img2img, inpaint, outpaint, ControlNet, …). `tasks.sources_json`
+/// holds the prepared input files of a task (see [`crate::ledger::TaskSources`]; NULL = none);
+/// `images.source_image_id` links a result to the gallery image it was made from, and
+/// `images.task_json` holds the task's settings (denoise, LoRAs, ControlNet, outpaint margins,
+/// scale; see [`crate::views::TaskSettingsView`]). No foreign key on `source_image_id`: the source
+/// may be deleted while its results stay.
+const MIGRATION_3: &str = r#"
+ALTER TABLE tasks ADD COLUMN sources_json TEXT;
+ALTER TABLE images ADD COLUMN source_image_id INTEGER;
+ALTER TABLE images ADD COLUMN task_json TEXT;
+CREATE INDEX images_source ON images(source_image_id) WHERE source_image_id IS NOT NULL;
 "#;
 
 /// A shared handle to the database (one connection; clones share it).

@@ -193,8 +193,9 @@ pub fn record_meta(rec: &ImageRecord) -> Option<ImageMeta> {
         output_index: rec.output_index,
         cost_usd: rec.cost_usd,
         created_at: Some(rec.created_at),
-        source_image_id: None,
+        source_image_id: rec.source_image_id.map(|id| id.to_string()),
         generator: None,
+        task_settings: rec.task.clone(),
     })
 }
 

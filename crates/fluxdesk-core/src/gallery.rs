@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, from_ms, now_ms, to_ms};
 use crate::metadata::ImageMeta;
+use crate::views::TaskSettingsView;
 use crate::{Error, Result, files, thumbs};
 
 /// Default and maximum page sizes of [`Gallery::list`].
@@ -50,6 +51,11 @@ pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
 /// matches (measured on 100,000 prompts: sorting 40,000 matches costs ~30 ms, the walk ~6 ms; with
 /// a few hundred matches sorting is cheaper).
 const DENSE_MATCHES: i64 = 2_000;
+
+/// How many of the first images (in page order) a 1–2 character search probes for a full first
+/// page before it falls back to one pass over the table (~2 ms; a term in at least one prompt
+/// in ten finds its page there).
+const SHORT_TERM_PROBE: i64 = 2_000;
 
 /// New files indexed per write transaction during reconcile (keeps the write lock short so the
 /// runner is never blocked for long).
@@ -84,6 +90,13 @@ pub struct ImageRecord {
     pub content_hash: String,
     pub file_size: u64,
     pub ledger_id: Option<i64>,
+    /// The gallery image this one was made from (img2img, inpaint, …); the source may since
+    /// have been deleted.
+    #[serde(default)]
+    pub source_image_id: Option<i64>,
+    /// Task-specific settings (denoise, LoRAs, ControlNet, outpaint, scale); `None` for txt2img.
+    #[serde(default)]
+    pub task: Option<TaskSettingsView>,
 }
 
 /// An image to index (its file is already in the gallery folder).
@@ -279,7 +292,8 @@ pub struct Gallery {
 }
 
 const COLUMNS: &str = "id, rel_path, prompt, negative_prompt, model, task_type, width, height, seed, steps, \
-     guidance, task_id, output_index, cost_usd, created_at, favourite, rating, content_hash, file_size, ledger_id";
+     guidance, task_id, output_index, cost_usd, created_at, favourite, rating, content_hash, file_size, ledger_id, \
+     source_image_id, task_json";
 
 impl Gallery {
     pub fn new(db: Db, root: PathBuf, thumbs_dir: PathBuf) -> Self {
@@ -369,8 +383,11 @@ impl Gallery {
     /// above 5. `total` counts all matches (taken on the first page, carried by the cursor).
     ///
     /// Cost at 100,000 images (debug build, loaded 2-core machine): first page ≤ 1 ms without
-    /// text, 1–7 ms for a trigram search, ~17 ms for a 1–2 character search, ≤ 30 ms with text
-    /// and every filter combined; later pages ≤ 9 ms (see the `scale_100k_images` test).
+    /// text, 1–7 ms for a trigram search, ≤ 30 ms with text and every filter combined; later
+    /// pages ≤ 9 ms (see the `scale_100k_images` test). A 1–2 character term has no index: a
+    /// common one finds its first page among the newest 2,000 images and counts with one scan;
+    /// a rare one takes one sequential pass over the table for the page and the exact count
+    /// together (each ~20 ms in release at 100,000 images; BENCHMARKS.md figure 4).
     pub fn list(&self, q: &GalleryQuery) -> Result<ImagePage> {
         let limit = match q.limit {
             0 => DEFAULT_PAGE,
@@ -408,6 +425,45 @@ impl Gallery {
             // Few matches: start from the matches and sort them.
             let dense = fts_count.is_some_and(|n| n > DENSE_MATCHES);
             let (clauses, args) = filter.sql(dense);
+
+            // 1–2 character terms (unless a sparse FTS term drives the query): one sequential pass
+            // over the table counts every match and keeps the page. Walking the sort index instead
+            // costs a row lookup per image (twice a table scan when matches are rare) and the count
+            // would be a second full scan. Later pages of a large result walk the sort index from
+            // the cursor, which finds a page of dense matches quickly.
+            let scan = filter.short_terms
+                && fts_count.is_none_or(|n| n > DENSE_MATCHES)
+                && carried.is_none_or(|(total, _)| total <= DENSE_MATCHES);
+            if scan {
+                // A first page of a common term is found among the newest few thousand images:
+                // then the page is that probe's, and the count a scan that returns no rows.
+                if cursor.is_none() {
+                    let mut probe_where = clauses.clone();
+                    probe_where.push(format!("id IN (SELECT id FROM images ORDER BY {order} LIMIT ?)"));
+                    let mut probe_args = args.clone();
+                    probe_args.push(Value::Integer(SHORT_TERM_PROBE));
+                    probe_args.push(Value::Integer(i64::from(limit) + 1));
+                    let sql = format!(
+                        "SELECT {COLUMNS} FROM images{} ORDER BY {order} LIMIT ?",
+                        where_sql(&probe_where)
+                    );
+                    let items: Vec<ImageRecord> = tx
+                        .prepare_cached(&sql)?
+                        .query_map(params_from_iter(probe_args), record_from_row)?
+                        .collect::<rusqlite::Result<_>>()?;
+                    if items.len() > limit as usize {
+                        let count_sql = format!("SELECT COUNT(*) FROM images{}", where_sql(&clauses));
+                        let total: i64 =
+                            tx.prepare_cached(&count_sql)?.query_row(params_from_iter(args), |r| r.get(0))?;
+                        tx.commit()?;
+                        return Ok((items, total, fts_count));
+                    }
+                }
+                let keep = limit as usize + 1;
+                let (items, count) = scan_matches(&tx, &clauses, &args, q.sort, cursor.as_ref(), keep)?;
+                tx.commit()?;
+                return Ok((items, carried.map_or(count, |(total, _)| total), fts_count));
+            }
 
             let mut page_where = clauses.clone();
             let mut page_args = args.clone();
@@ -582,9 +638,9 @@ impl Gallery {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO images (id, rel_path, prompt, negative_prompt, model, task_type, width, height, seed, \
                      steps, guidance, task_id, output_index, cost_usd, created_at, favourite, rating, content_hash, \
-                     file_size, file_mtime, ledger_id, indexed_at) \
+                     file_size, file_mtime, ledger_id, indexed_at, source_image_id, task_json) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-                     (SELECT id FROM tasks WHERE id = ?21), ?22)",
+                     (SELECT id FROM tasks WHERE id = ?21), ?22, ?23, ?24)",
             )?;
             for (r, mtime) in records.iter().zip(&mtimes) {
                 clear.execute(params![r.id, r.rel_path, r.task_id, r.output_index])?;
@@ -610,7 +666,9 @@ impl Gallery {
                     r.file_size,
                     mtime,
                     r.ledger_id,
-                    now_ms()
+                    now_ms(),
+                    r.source_image_id,
+                    task_json(r.task.as_ref())
                 ])?;
             }
             Ok(())
@@ -1014,7 +1072,8 @@ fn refresh_row(
         tx.execute(
             "UPDATE images SET prompt = ?2, negative_prompt = ?3, model = COALESCE(?4, model), \
                  task_type = COALESCE(?5, task_type), seed = COALESCE(?6, seed), steps = COALESCE(?7, steps), \
-                 guidance = COALESCE(?8, guidance) WHERE id = ?1",
+                 guidance = COALESCE(?8, guidance), source_image_id = COALESCE(?9, source_image_id), \
+                 task_json = COALESCE(?10, task_json) WHERE id = ?1",
             params![
                 id,
                 meta.prompt,
@@ -1023,7 +1082,9 @@ fn refresh_row(
                 meta.task_type,
                 meta.seed,
                 meta.steps,
-                meta.guidance.map(f64::from)
+                meta.guidance.map(f64::from),
+                meta.source_id(),
+                task_json(meta.task_settings.as_ref())
             ],
         )?;
     }
@@ -1042,9 +1103,9 @@ fn insert_tx(tx: &Transaction, img: &NewImage, mtime: Option<i64>) -> Result<(i6
         .query_row(
             "INSERT INTO images (rel_path, prompt, negative_prompt, model, task_type, width, height, seed, steps, \
                  guidance, task_id, output_index, cost_usd, created_at, content_hash, file_size, file_mtime, \
-                 ledger_id, indexed_at) \
+                 ledger_id, indexed_at, source_image_id, task_json) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 COALESCE(?18, (SELECT id FROM tasks WHERE task_id = ?11)), ?19) \
+                 COALESCE(?18, (SELECT id FROM tasks WHERE task_id = ?11)), ?19, ?20, ?21) \
              ON CONFLICT DO NOTHING RETURNING id",
             params![
                 img.rel_path,
@@ -1065,7 +1126,9 @@ fn insert_tx(tx: &Transaction, img: &NewImage, mtime: Option<i64>) -> Result<(i6
                 img.file_size,
                 mtime,
                 img.ledger_id,
-                now_ms()
+                now_ms(),
+                m.source_id(),
+                task_json(m.task_settings.as_ref())
             ],
             |r| r.get(0),
         )
@@ -1179,6 +1242,8 @@ struct Filter {
     args: Vec<Value>,
     /// The FTS5 match expression for the 3+ character terms.
     fts: Option<String>,
+    /// Some term has 1–2 characters (a `LIKE` clause: no index can serve it).
+    short_terms: bool,
 }
 
 impl Filter {
@@ -1186,6 +1251,7 @@ impl Filter {
         let mut clauses = Vec::new();
         let mut args = Vec::new();
         let mut fts = None;
+        let mut short_terms = false;
         if let Some(text) = q.text.as_deref() {
             let mut fts_terms = Vec::new();
             for term in text.split_whitespace() {
@@ -1194,6 +1260,7 @@ impl Filter {
                 } else {
                     clauses.push("prompt LIKE ? ESCAPE '\\'".to_string());
                     args.push(Value::Text(format!("%{}%", escape_like(term))));
+                    short_terms = true;
                 }
             }
             if !fts_terms.is_empty() {
@@ -1242,7 +1309,7 @@ impl Filter {
             clauses.push("height = ?".to_string());
             args.push(Value::Integer(i64::from(h)));
         }
-        Ok(Filter { clauses, args, fts })
+        Ok(Filter { clauses, args, fts, short_terms })
     }
 
     /// A short hash identifying these filters (to tell whether a cursor's counts still apply).
@@ -1266,6 +1333,56 @@ impl Filter {
         }
         (clauses, args)
     }
+}
+
+/// One pass over the table (no index: sequential reads, the cheapest way to test every prompt)
+/// for `clauses`: counts every match and keeps the first `keep` in `sort` order that come after
+/// `cursor`, returned as full rows in page order. The sort keys are compared in Rust exactly as
+/// the `ORDER BY` of [`Gallery::list`] orders them (all are `NOT NULL` integers).
+fn scan_matches(
+    tx: &Transaction,
+    clauses: &[String],
+    args: &[Value],
+    sort: SortOrder,
+    cursor: Option<&Cursor>,
+    keep: usize,
+) -> rusqlite::Result<(Vec<ImageRecord>, i64)> {
+    // Page order as an ascending key (`!x` reverses an integer's order without overflow).
+    let key = |rating: i64, created: i64, id: i64| match sort {
+        SortOrder::Newest => (0, !created, !id),
+        SortOrder::Oldest => (0, created, id),
+        SortOrder::Rating => (!rating, !created, !id),
+    };
+    let after = cursor.map(|c| key(i64::from(c.rating), c.created_ms, c.id));
+    let sql = format!("SELECT rating, created_at, id FROM images NOT INDEXED{}", where_sql(clauses));
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(args))?;
+    // The `keep` smallest keys seen so far; the largest of them on top.
+    let mut best: std::collections::BinaryHeap<((i64, i64, i64), i64)> =
+        std::collections::BinaryHeap::with_capacity(keep + 1);
+    let mut count = 0i64;
+    while let Some(r) = rows.next()? {
+        count += 1;
+        let id: i64 = r.get(2)?;
+        let k = key(r.get(0)?, r.get(1)?, id);
+        if after.is_some_and(|a| k <= a) {
+            continue;
+        }
+        if best.len() < keep {
+            best.push((k, id));
+        } else if best.peek().is_some_and(|top| (k, id) < *top) {
+            best.pop();
+            best.push((k, id));
+        }
+    }
+    drop(rows);
+    let mut get = tx.prepare_cached(&format!("SELECT {COLUMNS} FROM images WHERE id = ?1"))?;
+    let items = best
+        .into_sorted_vec()
+        .into_iter()
+        .map(|(_, id)| get.query_row([id], record_from_row))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((items, count))
 }
 
 fn where_sql(clauses: &[String]) -> String {
@@ -1393,5 +1510,17 @@ fn record_from_row(r: &Row) -> rusqlite::Result<ImageRecord> {
         content_hash: r.get(17)?,
         file_size: r.get(18)?,
         ledger_id: r.get(19)?,
+        source_image_id: r.get(20)?,
+        task: task_from_json(r.get::<_, Option<String>>(21)?.as_deref()),
     })
+}
+
+/// `images.task_json`: the task settings as JSON, NULL when there are none.
+fn task_json(task: Option<&TaskSettingsView>) -> Option<String> {
+    task.filter(|t| !t.is_empty()).and_then(|t| serde_json::to_string(t).ok())
+}
+
+/// Reads `images.task_json`; unreadable JSON (a newer Fluxdesk's) counts as none.
+fn task_from_json(json: Option<&str>) -> Option<TaskSettingsView> {
+    json.and_then(|j| serde_json::from_str(j).ok())
 }

@@ -23,13 +23,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Local;
-use piapi::{MAX_PIXELS, Model, Size};
+use piapi::{MAX_PIXELS, Model, Size, TaskType};
 use serde::{Deserialize, Serialize};
 
 use crate::export::{self, ExportFormat, parallel_map};
 use crate::gallery::{Gallery, ImageRecord, ScanPosition, TrashedImage};
+use crate::inputs::PreparedInput;
 use crate::studio::{MAX_IMAGES_PER_REQUEST, Studio};
-use crate::views::GenerateRequest;
+use crate::views::{ControlChoice, GenerateRequest, SourceImage};
 use crate::{Error, Result, import, thumbs};
 
 pub use crate::export::{ExportReport, ExportRequest};
@@ -195,13 +196,47 @@ impl Studio {
     }
 
     /// "Use settings": the request that made the image — prompt, negative prompt, model, size,
-    /// steps, guidance — with the seed locked to the image's seed and a count of 1. Values Flux
-    /// cannot take (e.g. an imported photo's size, an SD "CFG scale" of 7) are adapted: the size
-    /// is scaled to fit (aspect kept, multiples of 16), out-of-range steps or guidance are left
-    /// to the model's default, an unknown model becomes the default model.
+    /// steps, guidance, task type and its settings — with the seed locked to the image's seed and
+    /// a count of 1. Values Flux cannot take (e.g. an imported photo's size, an SD "CFG scale" of
+    /// 7) are adapted: the size is scaled to fit (aspect kept, multiples of 16), out-of-range
+    /// steps or guidance are left to the model's default, an unknown model becomes the default
+    /// model.
+    ///
+    /// Inputs: the source is the gallery image it was made from while that still exists, else
+    /// the prepared input the job sent (inpaint prefers the latter: its mask is burned in); the
+    /// ControlNet image is the prepared one the job sent. Inputs that are gone are left empty for
+    /// the user to choose.
     pub fn image_settings(&self, id: i64) -> Result<GenerateRequest> {
-        let rec = self.gallery().get(id)?;
-        Ok(settings_from_record(&rec, self.settings_view().settings.default_model))
+        let gallery = self.gallery();
+        let rec = gallery.get(id)?;
+        let mut req = settings_from_record(&rec, self.settings_view().settings.default_model);
+        let sources =
+            rec.ledger_id.and_then(|l| self.ledger().get(l).ok()).map(|t| t.sources).unwrap_or_default();
+        let existing = |p: &Option<PreparedInput>| {
+            p.as_ref()
+                .filter(|p| std::path::Path::new(&p.path).is_file())
+                .map(|p| SourceImage::file(p.path.clone()))
+        };
+        let task = req.task_type;
+        if task.needs_image() {
+            let from_gallery =
+                req.source.take().filter(|s| s.image_id.is_some_and(|i| gallery.get(i).is_ok()));
+            let from_job = existing(&sources.image);
+            req.source = if task == TaskType::FillInpaint {
+                from_job.or(from_gallery)
+            } else {
+                from_gallery.or(from_job)
+            };
+        } else {
+            req.source = None;
+        }
+        if task.needs_control()
+            && let (Some(image), Some(c)) =
+                (existing(&sources.control_image), rec.task.and_then(|t| t.control))
+        {
+            req.control = Some(ControlChoice { control_type: c.control_type, image, strength: c.strength });
+        }
+        Ok(req)
     }
 
     /// "Vary": `count` new images (1–100) with the image's settings and new random seeds.
@@ -268,10 +303,25 @@ impl Studio {
 }
 
 /// The [`GenerateRequest`] that reproduces `rec` (see [`Studio::image_settings`]).
+///
+/// Task fields come from the record (task type, denoise, LoRAs, outpaint margins, scale; the
+/// source is the record's source image id, unchecked); the ControlNet needs its image, which
+/// only [`Studio::image_settings`] can find, so it is left empty here.
 pub fn settings_from_record(rec: &ImageRecord, default_model: Model) -> GenerateRequest {
     let model = rec.model.as_deref().and_then(|m| Model::parse(m).ok()).unwrap_or(default_model);
     let (width, height) = fit_size(rec.width, rec.height);
+    let task_type =
+        rec.task_type.as_deref().and_then(|t| TaskType::parse(t).ok()).unwrap_or(TaskType::Txt2Img);
+    let task = rec.task.clone().unwrap_or_default();
     GenerateRequest {
+        task_type,
+        source: rec.source_image_id.filter(|_| task_type.needs_image()).map(SourceImage::gallery),
+        mask: None,
+        denoise: task.denoise.filter(|_| task_type.takes_denoise()),
+        loras: task.loras,
+        control: None,
+        outpaint: task.outpaint.filter(|_| task_type.takes_outpaint()),
+        scale: task.scale.filter(|_| task_type.takes_scale()),
         prompt: rec.prompt.clone(),
         negative_prompt: rec.negative_prompt.clone().filter(|n| !n.trim().is_empty()),
         model,

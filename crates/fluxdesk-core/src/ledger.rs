@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use piapi::{ErrorCode, TaskRequest};
 
 use crate::db::{Db, from_ms, from_ms_opt, now_ms, to_ms};
+use crate::inputs::TaskSources;
 use crate::{Error, Result};
 
 /// Where a ledger task is in its life.
@@ -155,6 +156,10 @@ pub struct LedgerTask {
     pub image_ids: Vec<i64>,
     /// The task this one retries, if any.
     pub retry_of: Option<i64>,
+    /// The prepared input files (img2img, inpaint, ControlNet, …), uploaded right before the
+    /// create; empty for text-to-image.
+    #[serde(default)]
+    pub sources: TaskSources,
 }
 
 /// The task ledger (cheap to clone; shares the [`Db`]).
@@ -175,7 +180,8 @@ const SELECT: &str = "SELECT t.id, t.batch_id, t.request_json, t.state, t.task_i
      t.estimated_cost_usd, t.consume, t.created_at, t.updated_at, t.submitted_at, t.started_at, t.finished_at, \
      t.retry_of, \
      (SELECT group_concat(i.id) FROM images i WHERE i.ledger_id = t.id \
-         OR (t.task_id IS NOT NULL AND i.task_id = t.task_id)) AS image_ids \
+         OR (t.task_id IS NOT NULL AND i.task_id = t.task_id)) AS image_ids, \
+     t.sources_json \
      FROM tasks t";
 
 /// Filters by lane: the batch-id prefix of the backend that owns a task (`"live:"`, `"demo:"`);
@@ -234,7 +240,7 @@ impl Ledger {
     pub fn record(&self, req: &TaskRequest, batch_id: Option<&str>, retry_of: Option<i64>) -> Result<i64> {
         let json = encode_request(req)?;
         let now = now_ms();
-        self.db.with(|c| insert_task(c, req, &json, batch_id, retry_of, now))
+        self.db.with(|c| insert_task(c, req, &json, None, batch_id, retry_of, now))
     }
 
     /// Records several tasks (state Queued, last in the queue, in this order) in one transaction:
@@ -245,12 +251,31 @@ impl Ledger {
         batch_id: Option<&str>,
         retry_of: Option<i64>,
     ) -> Result<Vec<i64>> {
+        self.record_batch_with_sources(reqs, None, batch_id, retry_of)
+    }
+
+    /// [`Ledger::record_batch`] for tasks that share prepared input files (`sources`, stored in
+    /// `sources_json`; `None` or empty = no inputs).
+    pub fn record_batch_with_sources(
+        &self,
+        reqs: &[TaskRequest],
+        sources: Option<&TaskSources>,
+        batch_id: Option<&str>,
+        retry_of: Option<i64>,
+    ) -> Result<Vec<i64>> {
         let encoded = reqs.iter().map(encode_request).collect::<Result<Vec<_>>>()?;
+        let sources_json = match sources.filter(|s| !s.is_empty()) {
+            Some(s) => Some(
+                serde_json::to_string(s)
+                    .map_err(|e| Error::Internal(format!("encoding task sources: {e}")))?,
+            ),
+            None => None,
+        };
         let now = now_ms();
         self.db.with_tx(|tx| {
             let mut ids = Vec::with_capacity(reqs.len());
             for (req, json) in reqs.iter().zip(&encoded) {
-                ids.push(insert_task(tx, req, json, batch_id, retry_of, now)?);
+                ids.push(insert_task(tx, req, json, sources_json.as_deref(), batch_id, retry_of, now)?);
             }
             Ok(ids)
         })
@@ -799,15 +824,16 @@ fn insert_task(
     c: &rusqlite::Connection,
     req: &TaskRequest,
     json: &str,
+    sources_json: Option<&str>,
     batch_id: Option<&str>,
     retry_of: Option<i64>,
     now: i64,
 ) -> rusqlite::Result<i64> {
     c.prepare_cached(
         "INSERT INTO tasks (batch_id, request_json, model, task_type, state, estimated_cost_usd, \
-             created_at, updated_at, retry_of, position) \
+             created_at, updated_at, retry_of, position, sources_json) \
          VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?6, ?7, \
-             (SELECT COALESCE(MAX(position), 0) + 1 FROM tasks)) RETURNING id",
+             (SELECT COALESCE(MAX(position), 0) + 1 FROM tasks), ?8) RETURNING id",
     )?
     .query_row(
         params![
@@ -817,7 +843,8 @@ fn insert_task(
             req.task_type.as_str(),
             req.estimated_cost_usd(),
             now,
-            retry_of
+            retry_of,
+            sources_json
         ],
         |r| r.get(0),
     )
@@ -865,6 +892,10 @@ fn task_from_row(r: &Row) -> rusqlite::Result<LedgerTask> {
         image_ids.as_deref().unwrap_or("").split(',').filter_map(|s| s.trim().parse().ok()).collect();
     image_ids.sort_unstable();
     image_ids.dedup();
+    // Unreadable sources (a newer Fluxdesk's) count as none; the upload step then says so.
+    let sources_json: Option<String> = r.get(16)?;
+    let sources: TaskSources =
+        sources_json.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
     Ok(LedgerTask {
         id: r.get(0)?,
         batch_id: r.get(1)?,
@@ -882,5 +913,6 @@ fn task_from_row(r: &Row) -> rusqlite::Result<LedgerTask> {
         finished_at: from_ms_opt(r.get(13)?, 13)?,
         retry_of: r.get(14)?,
         image_ids,
+        sources,
     })
 }

@@ -5,16 +5,18 @@
 //!   never pay twice" true.
 //! - [`gallery`], [`metadata`], [`thumbs`], [`files`]: the image folder, its index, PNG metadata,
 //!   thumbnails.
-//! - [`runner`], [`studio`]: the job runner (create → poll → download → save) and the facade the
-//!   shell and the CLI call.
+//! - [`runner`], [`studio`]: the job runner (upload → create → poll → download → save) and the
+//!   facade the shell and the CLI call; [`inputs`], [`studio_tasks`]: input images of image tasks.
 
 pub mod db;
+pub mod durations;
 pub mod error;
 pub mod export;
 pub mod files;
 pub mod gallery;
 pub mod gallery_ops;
 pub mod import;
+pub mod inputs;
 pub mod ledger;
 pub mod metadata;
 pub mod paths;
@@ -23,6 +25,7 @@ pub mod runner;
 pub mod secrets;
 pub mod settings;
 pub mod studio;
+pub mod studio_tasks;
 pub mod thumbs;
 pub mod views;
 

@@ -5,7 +5,7 @@
 //! written right after `IHDR`:
 //! - `parameters`: the Automatic1111 text format that A1111, ComfyUI viewers and Infinite Image
 //!   Browsing read (`<prompt>\nNegative prompt: …\nSteps: 28, CFG scale: 3.5, Seed: 1, Size: WxH,
-//!   Model: …`);
+//!   Model: …`; img2img adds A1111's `Denoising strength`);
 //! - `fluxdesk`: the JSON of [`ImageMeta`], lossless, which Fluxdesk prefers when reading.
 //!
 //! Both use iTXt (UTF-8) so non-Latin prompts survive.
@@ -50,10 +50,21 @@ pub struct ImageMeta {
     /// Estimated cost of this image in US dollars.
     pub cost_usd: Option<f64>,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// The gallery image this one was derived from (img2img, variations).
+    /// The gallery image this one was derived from (img2img, inpaint, variations…), as its
+    /// gallery id in decimal.
     pub source_image_id: Option<String>,
     /// The program that wrote the file, e.g. `Fluxdesk 0.1.0` (A1111's "Version").
     pub generator: Option<String>,
+    /// Task-specific settings (denoise — A1111's "Denoising strength" —, LoRAs, ControlNet type
+    /// and strength, outpaint margins, upscale factor). Never an upload URL.
+    pub task_settings: Option<crate::views::TaskSettingsView>,
+}
+
+impl ImageMeta {
+    /// [`ImageMeta::source_image_id`] as a gallery id.
+    pub fn source_id(&self) -> Option<i64> {
+        self.source_image_id.as_deref().and_then(|s| s.trim().parse().ok())
+    }
 }
 
 /// iTXt keyword of the A1111 text.
@@ -92,6 +103,9 @@ pub fn a1111_parameters(meta: &ImageMeta) -> String {
     if let Some(seed) = meta.seed {
         parts.push(format!("Seed: {seed}"));
     }
+    if let Some(d) = meta.task_settings.as_ref().and_then(|t| t.denoise).filter(|d| d.is_finite()) {
+        parts.push(format!("Denoising strength: {d}"));
+    }
     if meta.width > 0 && meta.height > 0 {
         parts.push(format!("Size: {}x{}", meta.width, meta.height));
     }
@@ -119,7 +133,7 @@ fn a1111_quote(v: &str) -> String {
 /// Parses A1111 `parameters` text, tolerantly: multi-line prompts, a missing negative prompt,
 /// parameters in any order, quoted values, `Size: WxH`. Unknown keys are ignored. Recognised:
 /// `Steps`, `CFG scale` (or Forge's `Distilled CFG Scale`, preferred) → guidance, `Seed`, `Size`,
-/// `Model`, `Version` → generator.
+/// `Model`, `Version` → generator, `Denoising strength` → task settings' denoise.
 pub fn parse_a1111_parameters(text: &str) -> ImageMeta {
     let text = text.replace("\r\n", "\n");
     let mut lines: Vec<&str> = text.trim().split('\n').collect();
@@ -172,6 +186,11 @@ pub fn parse_a1111_parameters(text: &str) -> ImageMeta {
             }
             "model" => meta.model = Some(v.to_string()).filter(|m| !m.is_empty()),
             "version" => meta.generator = Some(v.to_string()).filter(|g| !g.is_empty()),
+            "denoising strength" => {
+                if let Ok(d) = v.parse::<f32>() {
+                    meta.task_settings.get_or_insert_with(Default::default).denoise = Some(d);
+                }
+            }
             _ => {}
         }
     }

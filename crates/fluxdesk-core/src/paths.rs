@@ -88,6 +88,11 @@ impl Paths {
         self.cache.join("thumbs")
     }
 
+    /// `home/inputs`: prepared input images of image tasks (see [`crate::inputs`]).
+    pub fn inputs_dir(&self) -> PathBuf {
+        crate::inputs::inputs_dir(&self.home)
+    }
+
     /// `home/logs`.
     pub fn logs_dir(&self) -> PathBuf {
         self.home.join("logs")

@@ -2,13 +2,19 @@
 //! tasks within the plan's concurrency limit.
 //!
 //! The order of writes is the whole point of this module:
-//! 1. the task is already in the ledger (state `queued`) before the runner sees it;
-//! 2. `queued → submitting` is claimed atomically before the create request is sent, so a crash
+//! 1. the task is already in the ledger (state `queued`) before the runner sees it, with its input
+//!    images already prepared as local files (`sources_json`, see [`crate::inputs`]);
+//! 2. while the task is still `queued`, each input image is uploaded to PiAPI's ephemeral upload
+//!    endpoint (free; the URL is cached in memory by content hash for 30 minutes, so a resume in a
+//!    new process simply uploads again) and the full request is validated. An upload failure
+//!    marks the task failed with `UploadFailed`: nothing was created or charged, and a retry is
+//!    an explicit new task. Upload URLs are never written to the ledger, the gallery or metadata;
+//! 3. `queued → submitting` is claimed atomically before the create request is sent, so a crash
 //!    while sending leaves a `submitting` row that is reported as "unknown whether PiAPI created
 //!    it" and is never resent;
-//! 3. PiAPI's `task_id` is written (`submitted`) before polling starts, so a crash while polling
+//! 4. PiAPI's `task_id` is written (`submitted`) before polling starts, so a crash while polling
 //!    resumes the same task instead of paying for a new one;
-//! 4. each image is written under a name derived from `(task_id, index)` and indexed with a unique
+//! 5. each image is written under a name derived from `(task_id, index)` and indexed with a unique
 //!    `(task_id, output_index)`, so completing a task twice (a resume after a crash, or the app
 //!    and the CLI at once) still yields exactly one file and one gallery entry per image.
 //!
@@ -23,7 +29,11 @@
 //! task goes back to `queued` (keeping its place), the limit is halved and held back for
 //! `Retry-After`, and the task is sent again later, so a storm of 429s still ends with exactly
 //! one create per task. Tasks already on PiAPI (resumed ones) take a slot too, so this process
-//! never has more than the limit in flight.
+//! never has more than the limit in flight. A slot is held from the create until PiAPI reports
+//! the task done; the download and save happen outside it, so the next task is sent at once.
+//!
+//! Polling: a freshly created task's first check waits for most of the duration recent tasks of
+//! the same kind took ([`crate::durations`], [`piapi::PollPolicy::expecting`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -36,6 +46,7 @@ use piapi::{DownloadOptions, ErrorCode, PollEvent, TaskStatus};
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::durations::DurationBook;
 use crate::files;
 use crate::gallery::{Gallery, ImageRecord, NewImage};
 use crate::ledger::{Ledger, LedgerTask, QueueControl, TaskState};
@@ -53,6 +64,8 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(120);
 /// How often an idle dispatcher looks at the database (the pause switch may be flipped by another
 /// process, and another process may cancel or take one of our queued tasks).
 const DISPATCH_TICK: Duration = Duration::from_millis(400);
+/// How long an upload URL is reused for the same input (PiAPI's uploads are ephemeral).
+const UPLOAD_URL_TTL: Duration = Duration::from_secs(30 * 60);
 /// What a cancelled job that PiAPI would not (or could not) cancel says.
 pub const STOPPED_WAITING: &str = "Fluxdesk stopped waiting; PiAPI may still charge for this task";
 /// `QueueControl::kind` of a pause caused by the daily budget.
@@ -114,6 +127,10 @@ struct Inner {
     generation: u64,
     dispatcher_started: AtomicBool,
     cancels: Mutex<HashMap<i64, CancellationToken>>,
+    /// Recent task durations per kind: the poller sleeps through most of the expected run.
+    durations: DurationBook,
+    /// Upload URLs of input images by content hash (SHA-256), with when they were made.
+    uploads: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 /// How a run of one job ended.
@@ -167,6 +184,8 @@ impl Runner {
                 generation,
                 dispatcher_started: AtomicBool::new(false),
                 cancels: Mutex::new(HashMap::new()),
+                durations: DurationBook::new(),
+                uploads: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -585,7 +604,7 @@ impl Runner {
 
         // Wait for a slot in the plan's concurrency (a resumed task is already in flight on PiAPI
         // but still takes a slot, so we never exceed the plan from this process).
-        let _permit = match permit {
+        let permit = match permit {
             Some(p) => p,
             None => tokio::select! {
                 p = self.inner.queue.limiter().acquire() => p,
@@ -615,6 +634,9 @@ impl Runner {
         }
 
         let done = self.poll(&task, &task_id, cancel).await?;
+        // PiAPI has finished with the task: it no longer counts against the plan's concurrency,
+        // so the next queued task is sent now, while this one downloads and saves.
+        drop(permit);
         if let Err(e) = parts.ledger.mark_downloading(job_id, done.consume) {
             // Cancelled by another process while we polled.
             return Err(match parts.ledger.get(job_id) {
@@ -644,6 +666,11 @@ impl Runner {
         if cancel.is_cancelled() {
             return Err(piapi::Error::Cancelled { task_id: None }.into());
         }
+        // Inputs first, while the task is still queued: a failure here created nothing.
+        let request = match self.with_uploaded_inputs(task, cancel).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.fail_before_create(task.id, e, cancel)),
+        };
         let claimed = parts.ledger.begin_submit(task.id);
         // From here the ledger counts it as spent (or it is not ours to send).
         self.inner.queue.unreserve(task.id);
@@ -655,7 +682,7 @@ impl Runner {
                 _ => Ok(now.task_id.ok_or_else(uncertain_error)?),
             };
         }
-        match parts.client.create_task(&task.request).await {
+        match parts.client.create_task(&request).await {
             Ok(created) => {
                 parts.ledger.mark_submitted(task.id, &created.task_id)?;
                 self.emit(JobEvent::Submitted { job_id: task.id, task_id: created.task_id.clone() });
@@ -691,6 +718,81 @@ impl Runner {
         }
     }
 
+    /// The request as it is sent: each prepared input uploaded and its URL set
+    /// (`input.image`, `control_net_settings[0].control_image`), then fully validated.
+    async fn with_uploaded_inputs(
+        &self,
+        task: &LedgerTask,
+        cancel: &CancellationToken,
+    ) -> Result<piapi::TaskRequest> {
+        let mut request = task.request.clone();
+        if let Some(img) = &task.sources.image {
+            request.input.image = Some(self.upload_input(img, cancel).await?);
+        }
+        if let Some(control) = &task.sources.control_image {
+            let url = self.upload_input(control, cancel).await?;
+            match request.input.control_net_settings.as_mut().and_then(|v| v.first_mut()) {
+                Some(c) => c.control_image = url,
+                None => {
+                    return Err(Error::Internal(format!(
+                        "job {} has a control image but no ControlNet",
+                        task.id
+                    )));
+                }
+            }
+        }
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Uploads one prepared input (or reuses its URL from the last 30 minutes).
+    async fn upload_input(
+        &self,
+        input: &crate::inputs::PreparedInput,
+        cancel: &CancellationToken,
+    ) -> Result<String> {
+        let now = Instant::now();
+        {
+            let mut cache = lock(&self.inner.uploads);
+            cache.retain(|_, (_, made)| now.duration_since(*made) < UPLOAD_URL_TTL);
+            if let Some((url, _)) = cache.get(&input.sha256) {
+                return Ok(url.clone());
+            }
+        }
+        let bytes = tokio::fs::read(&input.path).await.map_err(|e| {
+            Error::invalid_input(
+                "source",
+                format!(
+                    "the prepared input image {} could not be read ({e}); start a new job with the image",
+                    input.path
+                ),
+            )
+        })?;
+        let name = format!("{}.png", input.sha256);
+        let url = tokio::select! {
+            r = self.inner.parts.client.upload_image(&name, &bytes) => r?,
+            _ = cancel.cancelled() => return Err(piapi::Error::Cancelled { task_id: None }.into()),
+        };
+        lock(&self.inner.uploads).insert(input.sha256.clone(), (url.clone(), Instant::now()));
+        Ok(url)
+    }
+
+    /// Records a failure before the create (upload, validation): the task ends failed (or
+    /// cancelled, when that is why), nothing was sent.
+    fn fail_before_create(&self, job_id: i64, e: Error, cancel: &CancellationToken) -> Stop {
+        let ledger = &self.inner.parts.ledger;
+        if cancel.is_cancelled() || e.code() == ErrorCode::Cancelled {
+            return piapi::Error::Cancelled { task_id: None }.into();
+        }
+        if let Err(le) = ledger.mark_failed(job_id, e.code(), &e.to_string()) {
+            if ledger.get(job_id).is_ok_and(|t| t.state == TaskState::Cancelled) {
+                return piapi::Error::Cancelled { task_id: None }.into();
+            }
+            return le.into();
+        }
+        e.into()
+    }
+
     async fn poll(
         &self,
         task: &LedgerTask,
@@ -701,6 +803,14 @@ impl Runner {
         let job_id = task.id;
         let typical_ms = duration_ms(task.request.model.typical_duration());
         let began = Instant::now();
+        let (model, kind) = (task.request.model, task.request.task_type);
+        // Only a task we just created starts its clock now; a resumed one has run for a while.
+        let fresh = task.state == TaskState::Queued;
+        let policy = parts.client.config().poll.clone().expecting(if fresh {
+            self.inner.durations.expected(model, kind)
+        } else {
+            None
+        });
         let mut running = task.state == TaskState::Running;
         let mut sent_pending = false;
         let mut last_progress: Option<Instant> = None;
@@ -738,8 +848,19 @@ impl Runner {
                 tracing::info!(job_id, attempt, ?retry_in, "transient error while polling: {error}");
             }
         };
-        match parts.client.poll_until_done(task_id, cancel, &mut on_event).await {
-            Ok(t) => Ok(t),
+        match parts.client.poll_until_done_with(task_id, &policy, cancel, &mut on_event).await {
+            Ok(t) => {
+                if fresh {
+                    // PiAPI's own clock when it gives both ends, else ours (which includes the
+                    // notice latency).
+                    let took = match (t.created_at, t.ended_at) {
+                        (Some(c), Some(e)) if e > c => (e - c).to_std().unwrap_or_default(),
+                        _ => began.elapsed(),
+                    };
+                    self.inner.durations.record(model, kind, took);
+                }
+                Ok(t)
+            }
             Err(e) => {
                 match &e {
                     // Definitive ends: record them.
@@ -813,8 +934,9 @@ impl Runner {
                 output_index: Some(index),
                 cost_usd: Some(per_image_cost),
                 created_at: Some(task.created_at),
-                source_image_id: None,
+                source_image_id: task.sources.source_image_id.map(|id| id.to_string()),
                 generator: Some(parts.generator.clone()),
+                task_settings: crate::studio_tasks::task_settings_of(req),
             };
             saved.push(self.store_image(task, meta, fetched.bytes, &fetched.format).await?);
         }
@@ -1027,6 +1149,8 @@ pub fn image_view(gallery: &Gallery, rec: &ImageRecord) -> ImageView {
         created_at: rec.created_at,
         favourite: rec.favourite,
         rating: rec.rating,
+        source_image_id: rec.source_image_id,
+        task: rec.task.clone(),
     }
 }
 

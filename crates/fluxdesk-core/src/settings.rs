@@ -182,7 +182,13 @@ impl Settings {
 
 /// https with a host, or plain http to a loopback host; no user name or password in the URL.
 fn validate_base_url(raw: &str) -> Result<()> {
-    let bad = |msg: String| Err(Error::invalid_input("baseUrl", msg));
+    validate_service_url(raw, "baseUrl")
+}
+
+/// The rule of [`Settings::base_url`] for any PiAPI URL (e.g. `PIAPI_UPLOAD_URL`), errors on
+/// `field`.
+pub fn validate_service_url(raw: &str, field: &str) -> Result<()> {
+    let bad = |msg: String| Err(Error::invalid_input(field, msg));
     let url = match url::Url::parse(raw.trim()) {
         Ok(u) => u,
         Err(e) => return bad(format!("\"{raw}\" is not a valid URL ({e}); use e.g. https://api.piapi.ai")),
@@ -221,6 +227,7 @@ pub const ENV_API_KEY: &str = "PIAPI_API_KEY";
 pub const ENV_BASE_URL: &str = "PIAPI_BASE_URL";
 pub const ENV_POLL_MAX_ATTEMPTS: &str = "PIAPI_POLL_MAX_ATTEMPTS";
 pub const ENV_POLL_INTERVAL_MS: &str = "PIAPI_POLL_INTERVAL_MS";
+pub const ENV_UPLOAD_URL: &str = "PIAPI_UPLOAD_URL";
 pub const ENV_HOME: &str = "FLUXDESK_HOME";
 pub const ENV_GALLERY: &str = "FLUXDESK_GALLERY";
 pub const ENV_CACHE: &str = "FLUXDESK_CACHE";
@@ -240,6 +247,10 @@ pub struct EnvOverrides {
     pub poll_max_attempts: Option<u32>,
     /// `PIAPI_POLL_INTERVAL_MS`.
     pub poll_interval_ms: Option<u64>,
+    /// `PIAPI_UPLOAD_URL`, trimmed: where input images are uploaded (default: PiAPI's ephemeral
+    /// upload endpoint for PiAPI's base URL, else `<base>/api/ephemeral_resource`). Ignored in
+    /// demo mode, where the bundled simulator takes the uploads.
+    pub upload_url: Option<String>,
     /// `FLUXDESK_HOME`.
     pub home: Option<PathBuf>,
     /// `FLUXDESK_GALLERY`.
@@ -255,6 +266,7 @@ impl fmt::Debug for EnvOverrides {
             .field("base_url", &self.base_url)
             .field("poll_max_attempts", &self.poll_max_attempts)
             .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("upload_url", &self.upload_url)
             .field("home", &self.home)
             .field("gallery", &self.gallery)
             .field("cache", &self.cache)
@@ -263,7 +275,7 @@ impl fmt::Debug for EnvOverrides {
 }
 
 impl EnvOverrides {
-    /// Reads `PIAPI_API_KEY` (trimmed, empty = unset), `PIAPI_BASE_URL`,
+    /// Reads `PIAPI_API_KEY` (trimmed, empty = unset), `PIAPI_BASE_URL`, `PIAPI_UPLOAD_URL`,
     /// `PIAPI_POLL_MAX_ATTEMPTS`, `PIAPI_POLL_INTERVAL_MS` (unparsable numbers are ignored with a
     /// warning), `FLUXDESK_HOME`, `FLUXDESK_GALLERY` and `FLUXDESK_CACHE`. Empty values count as
     /// unset.
@@ -317,6 +329,7 @@ impl EnvOverrides {
             base_url: text(ENV_BASE_URL),
             poll_max_attempts: number(ENV_POLL_MAX_ATTEMPTS, text(ENV_POLL_MAX_ATTEMPTS)),
             poll_interval_ms: number(ENV_POLL_INTERVAL_MS, text(ENV_POLL_INTERVAL_MS)),
+            upload_url: text(ENV_UPLOAD_URL),
             home: path(ENV_HOME),
             gallery: path(ENV_GALLERY),
             cache: path(ENV_CACHE),

@@ -9,6 +9,10 @@
 //! - The API key never leaves this module except inside the PiAPI client's config.
 //! - Jobs are recorded in the ledger before anything is sent (a whole batch in one transaction);
 //!   `generate` / `generate_batch` return their ids and progress arrives on [`Studio::subscribe`].
+//! - Image tasks (img2img, inpaint, outpaint, ControlNet, …): the request is checked first
+//!   ([`Studio::plan_requests`]), then its input images are prepared as files
+//!   ([`Studio::prepare_inputs`], see [`crate::inputs`]) and recorded with the jobs; the runner
+//!   uploads them right before the create.
 //! - The queue (pause, order, limit, budget) is shared with every process using the same data
 //!   folder through the database; see [`crate::queue`] and [`crate::runner`].
 //! - Daily budget: a request whose estimate does not fit in what is left of today's budget is
@@ -18,12 +22,13 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use piapi::{ClientConfig, FluxInput, Size, TaskRequest, TaskType};
+use piapi::{ClientConfig, ControlNetSetting, FluxInput, LoraSetting, Outpaint, Size, TaskRequest, TaskType};
 use secrecy::SecretString;
 use tokio::sync::broadcast;
 
 use crate::db::Db;
 use crate::gallery::{Gallery, GalleryQuery, ReconcileReport};
+use crate::inputs::TaskSources;
 use crate::ledger::{Ledger, LedgerTask, QueueControl, TaskState};
 use crate::paths::Paths;
 use crate::queue::{MAX_JOBS_PER_BATCH, Queue};
@@ -265,6 +270,10 @@ impl Studio {
             }
             (_, Some((key, _source))) => {
                 let mut cfg = ClientConfig::new(&settings.base_url, key)?;
+                if let Some(url) = &inner.env.upload_url {
+                    crate::settings::validate_service_url(url, crate::settings::ENV_UPLOAD_URL)?;
+                    cfg = cfg.with_upload_url(url.clone());
+                }
                 cfg.poll = settings.poll_policy();
                 if let Some(ms) = http_timeout_override() {
                     cfg.read_timeout = std::time::Duration::from_millis(ms);
@@ -415,6 +424,12 @@ impl Studio {
     }
 
     /// Builds one validated PiAPI request per image. Nothing is recorded or sent on error.
+    ///
+    /// Everything is checked except the input images themselves: the task type against the
+    /// model, the fields the task type needs or refuses (source, mask, LoRAs, ControlNet,
+    /// denoise, outpaint margins, scale). Input files are read and prepared by
+    /// [`Studio::prepare_inputs`]; their upload URLs are set by the runner right before the
+    /// create, which then runs the full [`TaskRequest::validate`].
     pub fn plan_requests(req: &GenerateRequest) -> Result<Vec<TaskRequest>> {
         if !(1..=MAX_IMAGES_PER_REQUEST).contains(&req.count) {
             return Err(Error::invalid_input(
@@ -422,7 +437,10 @@ impl Studio {
                 format!("{} is out of range; use 1–{MAX_IMAGES_PER_REQUEST} images", req.count),
             ));
         }
-        Size::new(req.width, req.height).validate()?;
+        let task = req.task_type;
+        if task.takes_size() {
+            Size::new(req.width, req.height).validate()?;
+        }
         let base_seed = req.seed;
         if base_seed.is_some_and(|s| s < 0) {
             return Err(Error::invalid_input(
@@ -430,31 +448,20 @@ impl Studio {
                 "use a non-negative number, or leave it empty for random",
             ));
         }
-        (0..req.count)
+        let out = (0..req.count)
             .map(|i| {
                 // Always send a concrete seed, so every image records the seed that made it.
                 let seed = match base_seed {
                     Some(s) => s + i64::from(i),
                     None => i64::from(rand::random::<u32>() >> 1),
                 };
-                let r = TaskRequest {
-                    model: req.model,
-                    task_type: TaskType::Txt2Img,
-                    input: FluxInput {
-                        prompt: req.prompt.trim().to_owned(),
-                        negative_prompt: req.negative_prompt.clone().filter(|s| !s.trim().is_empty()),
-                        width: Some(req.width),
-                        height: Some(req.height),
-                        steps: req.steps,
-                        guidance_scale: req.guidance,
-                        seed: Some(seed),
-                        ..FluxInput::default()
-                    },
-                };
-                r.validate()?;
+                let r = TaskRequest { model: req.model, task_type: task, input: task_input(req, seed) };
+                r.validate_except_inputs().map_err(request_field_error)?;
                 Ok(r)
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        check_task_inputs(req)?;
+        Ok(out)
     }
 
     /// Builds one validated PiAPI request per image of a batch: every prompt ×
@@ -530,8 +537,14 @@ impl Studio {
         Ok(out)
     }
 
-    /// Records the jobs (all at once, before anything is sent) and returns their ids.
-    fn record(&self, requests: &[TaskRequest], retry_of: Option<i64>) -> Result<(Arc<Backend>, Vec<i64>)> {
+    /// Records the jobs (all at once, before anything is sent, with their prepared inputs) and
+    /// returns their ids.
+    fn record(
+        &self,
+        requests: &[TaskRequest],
+        sources: Option<&TaskSources>,
+        retry_of: Option<i64>,
+    ) -> Result<(Arc<Backend>, Vec<i64>)> {
         let backend = self.backend();
         backend.runner()?;
         if let Some(cap) = self.settings().daily_budget_usd
@@ -544,7 +557,7 @@ impl Studio {
             }
         }
         let batch = format!("{}{:016x}", backend.lane(), rand::random::<u64>());
-        let ids = self.inner.ledger.record_batch(requests, Some(&batch), retry_of)?;
+        let ids = self.inner.ledger.record_batch_with_sources(requests, sources, Some(&batch), retry_of)?;
         let gallery = self.gallery();
         for t in self.inner.ledger.list_batch(&batch)? {
             let job = self.to_job_view(&t, &gallery);
@@ -555,7 +568,9 @@ impl Studio {
 
     /// Queues the images and starts them in the background. Progress arrives on `subscribe()`.
     pub async fn generate(&self, req: GenerateRequest) -> Result<Vec<i64>> {
-        let (backend, ids) = self.record(&Self::plan_requests(&req)?, None)?;
+        let requests = Self::plan_requests(&req)?;
+        let sources = self.prepare_inputs(&req).await?;
+        let (backend, ids) = self.record(&requests, Some(&sources), None)?;
         drop(backend.runner()?.enqueue(&ids));
         Ok(ids)
     }
@@ -565,7 +580,7 @@ impl Studio {
     /// background within the plan's limit. Progress arrives on `subscribe()`;
     /// [`JobEvent::BatchFinished`] when every job has ended.
     pub async fn generate_batch(&self, req: BatchRequest) -> Result<Vec<i64>> {
-        let (backend, ids) = self.record(&Self::plan_batch(&req)?, None)?;
+        let (backend, ids) = self.record(&Self::plan_batch(&req)?, None, None)?;
         drop(backend.runner()?.enqueue(&ids));
         Ok(ids)
     }
@@ -578,7 +593,9 @@ impl Studio {
         req: GenerateRequest,
         resume_others: bool,
     ) -> Result<(Vec<(i64, JobOutcome)>, Option<ResumeReport>)> {
-        self.record_and_wait(&Self::plan_requests(&req)?, resume_others).await
+        let requests = Self::plan_requests(&req)?;
+        let sources = self.prepare_inputs(&req).await?;
+        self.record_and_wait(&requests, Some(&sources), resume_others).await
     }
 
     /// [`Studio::generate_batch`], waiting for every job (the CLI's `batch`).
@@ -587,15 +604,16 @@ impl Studio {
         req: BatchRequest,
         resume_others: bool,
     ) -> Result<(Vec<(i64, JobOutcome)>, Option<ResumeReport>)> {
-        self.record_and_wait(&Self::plan_batch(&req)?, resume_others).await
+        self.record_and_wait(&Self::plan_batch(&req)?, None, resume_others).await
     }
 
     async fn record_and_wait(
         &self,
         requests: &[TaskRequest],
+        sources: Option<&TaskSources>,
         resume_others: bool,
     ) -> Result<(Vec<(i64, JobOutcome)>, Option<ResumeReport>)> {
-        let (backend, ids) = self.record(requests, None)?;
+        let (backend, ids) = self.record(requests, sources, None)?;
         let runner = backend.runner()?.clone();
         let waiters = runner.enqueue(&ids);
         let resume = resume_others.then(|| {
@@ -747,19 +765,22 @@ impl Studio {
         if !runner::is_terminal(t.state) || t.state == TaskState::Saved {
             return Err(Error::invalid_input("job", "only failed or cancelled jobs can be retried"));
         }
-        let input = &t.request.input;
-        let req = GenerateRequest {
-            prompt: input.prompt.clone(),
-            negative_prompt: input.negative_prompt.clone(),
-            model: t.request.model,
-            width: input.width.unwrap_or(1024),
-            height: input.height.unwrap_or(1024),
-            steps: input.steps,
-            guidance: input.guidance_scale,
-            seed: input.seed,
-            count: 1,
-        };
-        let (backend, ids) = self.record(&Self::plan_requests(&req)?, Some(job_id))?;
+        // The same request (same seed) and the same prepared inputs, checked again.
+        let mut request = t.request.clone();
+        request.input.image = None;
+        request.validate_except_inputs()?;
+        for input in [&t.sources.image, &t.sources.control_image].into_iter().flatten() {
+            if !std::path::Path::new(&input.path).is_file() {
+                return Err(Error::invalid_input(
+                    "source",
+                    format!(
+                        "the prepared input image of job {job_id} is gone ({}); start a new job with the image",
+                        input.path
+                    ),
+                ));
+            }
+        }
+        let (backend, ids) = self.record(&[request], Some(&t.sources), Some(job_id))?;
         drop(backend.runner()?.enqueue(&ids));
         Ok(ids)
     }
@@ -884,6 +905,129 @@ impl Studio {
     }
 }
 
+/// The `input` of one task of `req` (image URLs are filled in by the runner after the upload).
+fn task_input(req: &GenerateRequest, seed: i64) -> FluxInput {
+    let task = req.task_type;
+    let mut input = FluxInput {
+        prompt: req.prompt.trim().to_owned(),
+        negative_prompt: req.negative_prompt.clone().filter(|s| !s.trim().is_empty()),
+        width: task.takes_size().then_some(req.width),
+        height: task.takes_size().then_some(req.height),
+        steps: req.steps,
+        guidance_scale: req.guidance,
+        seed: Some(seed),
+        denoise: req.denoise,
+        scale: req.scale,
+        ..FluxInput::default()
+    };
+    if !req.loras.is_empty() {
+        input.lora_settings = Some(
+            req.loras
+                .iter()
+                .map(|l| LoraSetting { lora_type: l.name.trim().to_owned(), lora_strength: Some(l.strength) })
+                .collect(),
+        );
+    }
+    if let Some(c) = &req.control {
+        input.control_net_settings = Some(vec![ControlNetSetting {
+            control_type: c.control_type,
+            control_image: String::new(),
+            control_strength: Some(c.strength),
+            return_preprocessed_image: None,
+        }]);
+    }
+    if let Some(m) = &req.outpaint {
+        input.set_outpaint(&Outpaint { left: m.left, right: m.right, top: m.top, bottom: m.bottom });
+    }
+    input
+}
+
+/// Names a request-validation error by what the user set (`lora`, `control`, `outpaint`,
+/// `source`) rather than by PiAPI's wire field.
+fn request_field_error(e: piapi::Error) -> Error {
+    match e {
+        piapi::Error::InvalidInput { field, message } => {
+            let field = match field.as_str() {
+                "lora_settings" | "lora_type" | "lora_strength" => "lora",
+                "control_net_settings" | "control_type" | "control_strength" | "control_image" => "control",
+                "custom_settings" => "outpaint",
+                "image" => "source",
+                other => other,
+            };
+            Error::invalid_input(field, message)
+        }
+        other => other.into(),
+    }
+}
+
+/// The input images a task type needs or refuses, checked before anything is read or recorded.
+fn check_task_inputs(req: &GenerateRequest) -> Result<()> {
+    let task = req.task_type;
+    let name = format!("{} ({task})", task.label());
+    match (&req.source, task.needs_image()) {
+        (None, true) => {
+            return Err(Error::invalid_input(
+                "source",
+                format!("{name} needs a source image; choose one from the gallery or a file"),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(Error::invalid_input(
+                "source",
+                format!("{name} takes no source image; remove it, or choose an image task such as img2img"),
+            ));
+        }
+        (Some(s), true) => check_source_shape(s, "source")?,
+        (None, false) => {}
+    }
+    if req.mask.is_some() && task != TaskType::FillInpaint {
+        return Err(Error::invalid_input(
+            "mask",
+            format!("{name} takes no mask; a mask applies only to fill-inpaint (Inpaint)"),
+        ));
+    }
+    if let Some(m) = &req.mask
+        && m.path.is_some() == m.png_base64.is_some()
+    {
+        return Err(Error::invalid_input("mask", "give the mask either as a file or as PNG data"));
+    }
+    match (&req.control, task.needs_control()) {
+        (None, true) => {
+            return Err(Error::invalid_input(
+                "control",
+                format!("{name} needs a ControlNet type and control image (e.g. canny with an image)"),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(Error::invalid_input(
+                "control",
+                format!("{name} takes no ControlNet; remove it, or choose controlnet-lora"),
+            ));
+        }
+        (Some(c), true) => check_source_shape(&c.image, "control")?,
+        (None, false) => {}
+    }
+    if task.takes_outpaint() && req.outpaint.is_none() {
+        return Err(Error::invalid_input(
+            "outpaint",
+            format!("{name} needs margins: how many pixels to add on the left, right, top and bottom"),
+        ));
+    }
+    Ok(())
+}
+
+/// Exactly one of gallery id and path.
+fn check_source_shape(s: &crate::views::SourceImage, field: &str) -> Result<()> {
+    match (s.image_id, s.path.as_deref().map(str::trim)) {
+        (Some(_), None) => Ok(()),
+        (None, Some(p)) if !p.is_empty() => Ok(()),
+        (Some(_), Some(_)) => {
+            Err(Error::invalid_input(field, "give either a gallery image or a file, not both"))
+        }
+        _ => Err(Error::invalid_input(field, "no image was given; choose one from the gallery or a file")),
+    }
+}
+
 /// `FLUXDESK_HTTP_TIMEOUT_MS`: the per-request read timeout (default 30 s). For slow networks,
 /// and for tests that provoke a timeout after a create request was sent.
 fn http_timeout_override() -> Option<u64> {
@@ -905,15 +1049,9 @@ mod tests {
 
     fn req(count: u32) -> GenerateRequest {
         GenerateRequest {
-            prompt: "a red fox".into(),
-            negative_prompt: None,
-            model: Model::Schnell,
-            width: 1024,
-            height: 768,
-            steps: None,
-            guidance: None,
             seed: Some(7),
             count,
+            ..GenerateRequest::txt2img("a red fox", Model::Schnell, 1024, 768)
         }
     }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::ledger::TaskState;
 use crate::secrets::KeyStatus;
 use crate::settings::{Override, Settings};
-use piapi::{ErrorCode, Model};
+use piapi::{ControlType, ErrorCode, Model, TaskType};
 
 /// What the user asked for in Compose (or on the command line).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +27,207 @@ pub struct GenerateRequest {
     pub seed: Option<i64>,
     /// Number of images (1–100); each becomes one ledger task.
     pub count: u32,
+    /// The Flux task type. Requests saved before task types existed parse as `txt2img`.
+    #[serde(default = "default_task_type")]
+    pub task_type: TaskType,
+    /// The input image (img2img, inpaint, outpaint, variation, Kontext, image upscale).
+    #[serde(default)]
+    pub source: Option<SourceImage>,
+    /// Inpaint only: where to repaint (burned into the source as white pixels).
+    #[serde(default)]
+    pub mask: Option<MaskInput>,
+    /// img2img / img2img-lora: how far to move away from the source (0 < d ≤ 1).
+    #[serde(default)]
+    pub denoise: Option<f32>,
+    /// LoRA styles (`*-lora` task types).
+    #[serde(default)]
+    pub loras: Vec<LoraChoice>,
+    /// ControlNet (controlnet-lora).
+    #[serde(default)]
+    pub control: Option<ControlChoice>,
+    /// Outpaint margins in pixels (fill-outpaint).
+    #[serde(default)]
+    pub outpaint: Option<Margins>,
+    /// Upscale factor, 2 or 4 (`*-sr`).
+    #[serde(default)]
+    pub scale: Option<u32>,
+}
+
+fn default_task_type() -> TaskType {
+    TaskType::Txt2Img
+}
+
+impl GenerateRequest {
+    /// A text-to-image request with the given prompt, model and size; one image, random seed,
+    /// everything else unset.
+    pub fn txt2img(prompt: impl Into<String>, model: Model, width: u32, height: u32) -> GenerateRequest {
+        GenerateRequest {
+            prompt: prompt.into(),
+            negative_prompt: None,
+            model,
+            width,
+            height,
+            steps: None,
+            guidance: None,
+            seed: None,
+            count: 1,
+            task_type: TaskType::Txt2Img,
+            source: None,
+            mask: None,
+            denoise: None,
+            loras: Vec::new(),
+            control: None,
+            outpaint: None,
+            scale: None,
+        }
+    }
+}
+
+/// An input image: a gallery image (`image_id`) or a file (`path`, absolute). Exactly one is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct SourceImage {
+    #[serde(default)]
+    pub image_id: Option<i64>,
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+impl SourceImage {
+    pub fn gallery(id: i64) -> SourceImage {
+        SourceImage { image_id: Some(id), path: None }
+    }
+    pub fn file(path: impl Into<String>) -> SourceImage {
+        SourceImage { image_id: None, path: Some(path.into()) }
+    }
+}
+
+/// An inpaint mask: a file or PNG bytes (base64, no `data:` prefix). White (luma ≥ 128, or
+/// alpha ≥ 128 when the PNG has alpha) marks what to repaint. Exactly one is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct MaskInput {
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub png_base64: Option<String>,
+}
+
+/// One LoRA style and its strength (0–2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct LoraChoice {
+    pub name: String,
+    pub strength: f32,
+}
+
+/// ControlNet: the type, the control image and its strength (0–1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ControlChoice {
+    pub control_type: ControlType,
+    pub image: SourceImage,
+    pub strength: f32,
+}
+
+/// Outpaint margins in pixels per side.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Margins {
+    pub left: u32,
+    pub right: u32,
+    pub top: u32,
+    pub bottom: u32,
+}
+
+/// The ControlNet part of a finished task (the control image itself is not kept).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ControlSummary {
+    pub control_type: ControlType,
+    pub strength: f32,
+}
+
+/// The task-specific settings an image was made with (stored in the gallery and in the file's
+/// metadata). Never holds the key or an upload URL.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase", default)]
+pub struct TaskSettingsView {
+    pub denoise: Option<f32>,
+    pub loras: Vec<LoraChoice>,
+    pub control: Option<ControlSummary>,
+    pub outpaint: Option<Margins>,
+    pub scale: Option<u32>,
+}
+
+impl TaskSettingsView {
+    /// Nothing set (a plain txt2img).
+    pub fn is_empty(&self) -> bool {
+        self == &TaskSettingsView::default()
+    }
+}
+
+/// An input image as the source picker shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct SourceInfo {
+    /// Absolute path (for the asset protocol).
+    pub path: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    /// The gallery image, when the source is one.
+    pub image_id: Option<i64>,
+}
+
+/// Every task type with what it takes, the LoRA styles and ControlNet types (the UI's pickers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct TaskCatalog {
+    pub tasks: Vec<TaskInfo>,
+    pub lora_types: Vec<String>,
+    pub control_types: Vec<ControlType>,
+}
+
+/// One task type in the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct TaskInfo {
+    pub task_type: TaskType,
+    pub label: String,
+    /// Models that accept this task type.
+    pub models: Vec<Model>,
+    pub needs_image: bool,
+    pub min_loras: u8,
+    pub max_loras: u8,
+    pub needs_control: bool,
+    pub takes_size: bool,
+    pub takes_denoise: bool,
+    pub takes_outpaint: bool,
+    pub takes_scale: bool,
+    /// Models on which more than one image per task (batch) is allowed for this task type.
+    pub batch_models: Vec<Model>,
+    /// Price per image on each model of `models`.
+    pub prices: Vec<ModelPrice>,
+}
+
+/// The price of one image of a task type on a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ModelPrice {
+    pub model: Model,
+    pub usd: f64,
 }
 
 /// How the seeds of a batch are chosen. Every image records the seed that made it.
@@ -126,6 +327,10 @@ pub struct ImageView {
     pub created_at: DateTime<Utc>,
     pub favourite: bool,
     pub rating: u8,
+    /// The gallery image this one was made from (img2img, inpaint, …), if any.
+    pub source_image_id: Option<i64>,
+    /// Task-specific settings (denoise, LoRAs, ControlNet, outpaint, scale); `None` for txt2img.
+    pub task: Option<TaskSettingsView>,
 }
 
 /// One job (ledger task) in Activity.

@@ -113,6 +113,7 @@ fn meta(prompt: &str, task: &str, index: u32, created: DateTime<Utc>) -> ImageMe
         created_at: Some(created),
         source_image_id: None,
         generator: Some("Fluxdesk test".into()),
+        task_settings: None,
     }
 }
 

@@ -90,15 +90,12 @@ async fn open(root: &Path, sim: Option<&SimHandle>, demo: DemoChoice) -> Studio 
 
 fn request(prompt: &str, count: u32, seed: Option<i64>) -> GenerateRequest {
     GenerateRequest {
-        prompt: prompt.into(),
         negative_prompt: Some("blurry, low quality".into()),
-        model: Model::Dev,
-        width: 320,
-        height: 256,
         steps: Some(20),
         guidance: Some(3.5),
         seed,
         count,
+        ..GenerateRequest::txt2img(prompt, Model::Dev, 320, 256)
     }
 }
 

@@ -94,6 +94,7 @@ fn sample_meta() -> ImageMeta {
         created_at: Some(Utc.with_ymd_and_hms(2026, 11, 21, 14, 30, 12).unwrap()),
         source_image_id: None,
         generator: Some("Fluxdesk 0.1.0".into()),
+        task_settings: None,
     }
 }
 

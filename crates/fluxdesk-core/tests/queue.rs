@@ -74,17 +74,7 @@ async fn sim(pending_ms: u64, processing_ms: u64, limit: u32) -> SimHandle {
 }
 
 fn request(prompt: &str, count: u32) -> GenerateRequest {
-    GenerateRequest {
-        prompt: prompt.into(),
-        negative_prompt: None,
-        model: Model::Schnell,
-        width: 256,
-        height: 256,
-        steps: None,
-        guidance: None,
-        seed: None,
-        count,
-    }
+    GenerateRequest { count, ..GenerateRequest::txt2img(prompt, Model::Schnell, 256, 256) }
 }
 
 fn batch(prompts: &[&str], count_per_prompt: u32, seeds: SeedPlan) -> BatchRequest {

@@ -53,17 +53,7 @@ impl Fixture {
 }
 
 fn request(prompt: &str, count: u32) -> GenerateRequest {
-    GenerateRequest {
-        prompt: prompt.into(),
-        negative_prompt: None,
-        model: Model::Schnell,
-        width: 512,
-        height: 384,
-        steps: None,
-        guidance: None,
-        seed: None,
-        count,
-    }
+    GenerateRequest { count, ..GenerateRequest::txt2img(prompt, Model::Schnell, 512, 384) }
 }
 
 async fn sim(cfg: SimConfig) -> SimHandle {
