@@ -79,11 +79,15 @@ pub async fn run(p: &BatchParams, data_dir: &Path) -> Result<BatchResult> {
     };
     let policy = fluxdesk_policy(p.time_scale);
     let poll_schedule = format!(
-        "{} ms ×{} up to {} ms, ±{:.0} % jitter",
+        "{} ms ×{} up to {} ms, ±{:.0} % jitter; once the runner has seen {} tasks finish, the first \
+         check waits {:.0} % of their {:.0}th-percentile duration",
         policy.first_delay.as_millis(),
         policy.multiplier,
         policy.interval_cap.as_millis(),
-        policy.jitter * 100.0
+        policy.jitter * 100.0,
+        fluxdesk_core::durations::MIN_SAMPLES,
+        piapi::LEAD_FRACTION * 100.0,
+        fluxdesk_core::durations::PERCENTILE * 100.0,
     );
     let rig = Rig::start(data_dir, sim_config, policy, p.limit as usize).await?;
     let mut ids = Vec::with_capacity(p.tasks);

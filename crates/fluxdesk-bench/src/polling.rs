@@ -9,13 +9,18 @@
 //! the task's `ended_at` as reported by the server (the simulator's clock is the same clock).
 //! The two policies poll at the same time (creates interleaved), each over its own copy of every
 //! planned task, so both see the same machine load.
+//!
+//! Fluxdesk polls as its job runner does: each task's policy expects the duration its
+//! [`DurationBook`] predicts for the model, from a history of [`HISTORY`] earlier tasks per model
+//! (drawn from the same distribution with another seed, as if they had run before the figure).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use piapi::{Client, ClientConfig, Model, PollEvent, PollPolicy, Size, TaskRequest};
+use fluxdesk_core::durations::{DurationBook, KEEP};
+use piapi::{Client, ClientConfig, Model, PollEvent, PollPolicy, Size, TaskRequest, TaskType};
 use piapi_sim::{SimConfig, SimHandle, Simulator};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -83,6 +88,9 @@ pub struct PollingResult {
     pub ratio_gets: Option<f64>,
 }
 
+/// Earlier tasks per model in the runner's duration history.
+pub const HISTORY: usize = KEEP;
+
 /// One planned task: model and scaled timings.
 #[derive(Debug, Clone, Copy)]
 struct Planned {
@@ -102,8 +110,21 @@ pub fn fixed_policy(scale: f64) -> PollPolicy {
     PollPolicy::fixed(Duration::from_secs(3).mul_f64(scale), 30)
 }
 
-fn describe(p: &PollPolicy) -> String {
-    if p.multiplier <= 1.0 && p.jitter == 0.0 {
+fn describe(p: &PollPolicy, learned: bool) -> String {
+    if learned {
+        format!(
+            "first check after {:.0} % of the learned duration ({:.0}th percentile of the last {HISTORY} of \
+             the model), then {:.0} % of it (at most {} ms) ×{} up to {} ms, ±{:.0} % jitter, {} checks",
+            piapi::LEAD_FRACTION * 100.0,
+            fluxdesk_core::durations::PERCENTILE * 100.0,
+            piapi::RAMP_FRACTION * 100.0,
+            p.first_delay.as_millis(),
+            p.multiplier,
+            p.interval_cap.as_millis(),
+            p.jitter * 100.0,
+            p.max_attempts
+        )
+    } else if p.multiplier <= 1.0 && p.jitter == 0.0 {
         format!("every {} ms, {} checks", p.interval_cap.as_millis(), p.max_attempts)
     } else {
         format!(
@@ -125,10 +146,27 @@ fn normal(rng: &mut StdRng) -> f64 {
 }
 
 fn plan(p: &PollingParams) -> Vec<Planned> {
-    let mut rng = StdRng::seed_from_u64(p.seed);
+    plan_with(p.tasks, p.time_scale, p.seed, None)
+}
+
+/// The runner's duration history: [`HISTORY`] earlier tasks per model, another seed.
+fn history(p: &PollingParams) -> DurationBook {
+    let book = DurationBook::new();
+    for model in [Model::Schnell, Model::Dev] {
+        for t in plan_with(HISTORY, p.time_scale, p.seed.wrapping_add(1), Some(model)) {
+            book.record(model, TaskType::Txt2Img, Duration::from_millis(t.pending_ms + t.processing_ms));
+        }
+    }
+    book
+}
+
+fn plan_with(tasks: usize, time_scale: f64, seed: u64, only: Option<Model>) -> Vec<Planned> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let p = PollingParams { tasks, time_scale, seed };
     (0..p.tasks)
         .map(|_| {
-            let model = if rng.random_bool(0.6) { Model::Schnell } else { Model::Dev };
+            let coin = rng.random_bool(0.6);
+            let model = only.unwrap_or(if coin { Model::Schnell } else { Model::Dev });
             let typical = model.typical_duration().as_secs_f64() * 1000.0;
             let processing = (typical * (0.35 * normal(&mut rng)).exp()).clamp(0.4 * typical, 2.5 * typical);
             let pending: f64 = rng.random_range(300.0..2000.0);
@@ -162,8 +200,9 @@ pub async fn run(p: &PollingParams) -> Result<PollingResult> {
     // Warm-up: connections, the runtime, the simulator's first responses.
     let warm = &planned[..planned.len().min(2)];
     let lock = Arc::new(tokio::sync::Mutex::new(()));
-    for c in [&fixed_client, &flux_client] {
-        for h in spawn_all(&sim, c, warm, &lock) {
+    let book = Arc::new(history(p));
+    for (c, b) in [(&fixed_client, None), (&flux_client, Some(&book))] {
+        for h in spawn_all(&sim, c, warm, &lock, b) {
             h.await.map_err(|e| BenchError::InvalidRun(format!("a polling task panicked: {e}")))??;
         }
     }
@@ -172,11 +211,11 @@ pub async fn run(p: &PollingParams) -> Result<PollingResult> {
     let mut fixed_handles = Vec::with_capacity(planned.len());
     let mut flux_handles = Vec::with_capacity(planned.len());
     for t in &planned {
-        fixed_handles.extend(spawn_all(&sim, &fixed_client, std::slice::from_ref(t), &lock));
-        flux_handles.extend(spawn_all(&sim, &flux_client, std::slice::from_ref(t), &lock));
+        fixed_handles.extend(spawn_all(&sim, &fixed_client, std::slice::from_ref(t), &lock, None));
+        flux_handles.extend(spawn_all(&sim, &flux_client, std::slice::from_ref(t), &lock, Some(&book)));
     }
-    let fixed = collect(describe(&fixed_client.config().poll), fixed_handles).await?;
-    let fluxdesk = collect(describe(&flux_client.config().poll), flux_handles).await?;
+    let fixed = collect(describe(&fixed_client.config().poll, false), fixed_handles).await?;
+    let fluxdesk = collect(describe(&flux_client.config().poll, true), flux_handles).await?;
     let server_gets = sim.stats().gets - gets_before;
 
     let task_ms: Vec<f64> = planned.iter().map(|t| (t.pending_ms + t.processing_ms) as f64).collect();
@@ -212,6 +251,7 @@ fn spawn_all(
     client: &Client,
     planned: &[Planned],
     lock: &Arc<tokio::sync::Mutex<()>>,
+    book: Option<&Arc<DurationBook>>,
 ) -> Vec<tokio::task::JoinHandle<Result<Polled>>> {
     planned
         .iter()
@@ -219,6 +259,11 @@ fn spawn_all(
         .enumerate()
         .map(|(i, t)| {
             let (client, sim, lock) = (client.clone(), Arc::clone(sim), Arc::clone(lock));
+            let policy = client
+                .config()
+                .poll
+                .clone()
+                .expecting(book.and_then(|b| b.expected(t.model, TaskType::Txt2Img)));
             tokio::spawn(async move {
                 let req = TaskRequest::txt2img(t.model, format!("polling task {i}"), Size::new(1024, 1024));
                 let created = {
@@ -235,8 +280,9 @@ fn spawn_all(
                         gets.store(attempt, Ordering::Relaxed);
                     }
                 };
-                let outcome =
-                    client.poll_until_done(&created.task_id, &CancellationToken::new(), &mut on_event).await;
+                let outcome = client
+                    .poll_until_done_with(&created.task_id, &policy, &CancellationToken::new(), &mut on_event)
+                    .await;
                 let known = Utc::now();
                 let gets = gets.load(Ordering::Relaxed);
                 match outcome {

@@ -183,6 +183,112 @@ pub struct AppResult {
     pub bundle_path: Option<String>,
     pub bundle_bytes: Option<u64>,
     pub binary_bytes: Option<u64>,
+    /// The 100,000-image gallery in the real window (`e2e/bench/gallery.mjs`).
+    #[serde(default)]
+    pub gallery: Option<AppGallery>,
+}
+
+/// What `e2e/bench/gallery.mjs` measured (its JSON, camelCase; fields it may lack default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppGallery {
+    pub measured: bool,
+    pub note: Option<String>,
+    pub first_page: AppFirstPage,
+    pub starts: Vec<AppStart>,
+    /// By query length: "1", "2", "3+".
+    pub search: std::collections::BTreeMap<String, AppSearch>,
+    pub scroll: Option<AppScroll>,
+    pub idle: Option<AppMemSample>,
+    pub after_scroll: Option<AppMemSample>,
+    pub memory: Option<AppMemory>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppFirstPage {
+    pub median: Option<f64>,
+    pub runs: Vec<f64>,
+    pub method: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppStart {
+    pub start_to_painted_ms: f64,
+    pub start_to_page_load_ms: f64,
+    pub start_to_first_contentful_paint_ms: Option<f64>,
+    pub start_to_gallery_click_ms: f64,
+    pub click_to_painted_ms: f64,
+    pub ipc_ms: f64,
+    pub response_to_painted_ms: f64,
+    pub tiles: u32,
+}
+
+/// Nearest-rank percentiles of one measure, in ms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppStats {
+    pub n: u32,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppSearch {
+    pub key_to_painted: AppStats,
+    pub key_to_call: AppStats,
+    pub ipc: AppStats,
+    pub call_to_painted: AppStats,
+    pub response_to_painted: AppStats,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppScroll {
+    pub tiles: u32,
+    pub steps: u32,
+    pub seconds: f64,
+    pub visible_tiles_per_step: f64,
+    pub blank_after2_frames: u32,
+    pub blank_after2_frames_share: f64,
+    pub blank_after100ms: u32,
+    pub steps_with_blank_after100ms: u32,
+    pub max_blank_after100ms: u32,
+    pub lingering: AppStats,
+    pub frame_ms: AppStats,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppMemSample {
+    pub rss_mib: f64,
+    pub pss_mib: f64,
+    pub processes: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppMemory {
+    pub peak_rss_mib: f64,
+    pub peak_pss_mib: f64,
+    pub processes: u32,
+    pub samples: u32,
+    /// Peak and last sample per phase ("start", "idle after first page", "search", "scroll", …).
+    pub phases: std::collections::BTreeMap<String, AppPhaseMemory>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppPhaseMemory {
+    pub samples: u32,
+    pub peak_rss_mib: f64,
+    pub peak_pss_mib: f64,
+    pub last_rss_mib: f64,
+    pub last_pss_mib: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
