@@ -39,8 +39,7 @@ ok<Fits<T.ExportRequest, B.ExportRequest>>(true);
 ok<Fits<T.BatchRequest, B.BatchRequest>>(true);
 
 // Enumerations must match exactly.
-// Wave 3 adds "UploadFailed"; this holds before and after bindings.ts is regenerated with it.
-ok<Same<Exclude<T.ErrorCode, "UploadFailed">, Exclude<B.ErrorCode, "UploadFailed">>>(true);
+ok<Same<T.ErrorCode, B.ErrorCode>>(true);
 ok<Same<T.Model, B.Model>>(true);
 ok<Same<T.JobState, B.TaskState>>(true);
 ok<Same<T.KeySource, B.KeySource>>(true);
@@ -49,19 +48,13 @@ ok<Same<T.GallerySort, B.SortOrder>>(true);
 ok<Same<T.ExportFormat, B.ExportFormat>>(true);
 ok<Same<T.Aspect, B.Aspect>>(true);
 ok<Same<T.SeedPlan, B.SeedPlan>>(true);
-// Wave 3: T's error codes (in "failed" and JobView.error) include "UploadFailed", which bindings.ts gains
-// when regenerated; until then only Rust → UI is checked (then back to Same<T.JobEvent, B.JobEvent>).
-ok<Fits<B.JobEvent, T.JobEvent>>(true);
-
-// Wave 3 (team/WAVE3.md C/D). TODO(lead): uncomment once bindings.ts is regenerated with the new commands,
-// and make the ErrorCode check above a plain Same<T.ErrorCode, B.ErrorCode> again.
-// ok<Fits<B.TaskCatalog, T.TaskCatalog>>(true);
-// ok<Fits<B.SourceInfo, T.SourceInfo>>(true);
-// ok<Fits<B.SourceImage, T.SourceImage>>(true);
-// ok<Fits<T.SourceImage, B.SourceImage>>(true);
-// ok<Fits<T.MaskInput, B.MaskInput>>(true);
-// ok<Fits<B.TaskSettingsView, T.TaskSettingsView>>(true);
-// ok<Same<T.TaskType, B.TaskType>>(true);
-// ok<Same<T.ControlType, B.ControlType>>(true);
-// ok<Same<T.ErrorCode, B.ErrorCode>>(true);
-// ok<Same<T.JobEvent, B.JobEvent>>(true);
+ok<Same<T.JobEvent, B.JobEvent>>(true);
+// Editing with the other Flux task types.
+ok<Fits<B.TaskCatalog, T.TaskCatalog>>(true);
+ok<Fits<B.SourceInfo, T.SourceInfo>>(true);
+ok<Fits<B.SourceImage, T.SourceImage>>(true);
+ok<Fits<T.SourceImage, B.SourceImage>>(true);
+ok<Fits<T.MaskInput, B.MaskInput>>(true);
+ok<Fits<B.TaskSettingsView, T.TaskSettingsView>>(true);
+ok<Same<T.TaskType, B.TaskType>>(true);
+ok<Same<T.ControlType, B.ControlType>>(true);

@@ -11,6 +11,7 @@ pub mod account;
 pub mod app;
 pub mod clipboard;
 pub mod drag;
+pub mod edit;
 pub mod export;
 pub mod gallery;
 pub mod generate;

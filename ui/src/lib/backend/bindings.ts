@@ -61,6 +61,17 @@ export const commands = {
 	imageSettings: (id: number) => __TAURI_INVOKE<GenerateRequest>("image_settings", { id }),
 	/**  "Vary": `count` new images with the image's settings and new random seeds; returns the job ids. */
 	varyImage: (id: number, count: number) => __TAURI_INVOKE<number[]>("vary_image", { id, count }),
+	/**  Every task type with its models, limits and prices; the documented LoRAs and ControlNet types. */
+	taskCatalog: () => __TAURI_INVOKE<TaskCatalog>("task_catalog"),
+	/**
+	 *  Size and dimensions of a source image (a gallery id or a file path); the file becomes readable
+	 *  by the webview for the preview.
+	 */
+	sourceInfo: (source: SourceImage) => __TAURI_INVOKE<SourceInfo>("source_info", { source }),
+	/**  Stages a pasted (or otherwise in-memory) image, sent as base64, as a source image file. */
+	stageSource: (pngBase64: string) => __TAURI_INVOKE<SourceImage>("stage_source", { pngBase64 }),
+	/**  "Edit": the request that opens gallery image `id` as the source of `task_type`. */
+	editSettings: (id: number, taskType: TaskType) => __TAURI_INVOKE<GenerateRequest>("edit_settings", { id, taskType }),
 	/**  Opens the system file manager with the image's file selected. */
 	revealImage: (id: number) => __TAURI_INVOKE<null>("reveal_image", { id }),
 	/**  Opens the gallery folder itself in the system file manager. */
@@ -122,6 +133,22 @@ export type BatchRequest = {
 	countPerPrompt: number,
 };
 
+/**  ControlNet: the type, the control image and its strength (0–1). */
+export type ControlChoice = {
+	controlType: ControlType,
+	image: SourceImage,
+	strength: number | null,
+};
+
+/**  The ControlNet part of a finished task (the control image itself is not kept). */
+export type ControlSummary = {
+	controlType: ControlType,
+	strength: number | null,
+};
+
+/**  A ControlNet `control_type` (wire: `depth`, `soft_edge`, `canny`, `openpose`). */
+export type ControlType = "depth" | "soft_edge" | "canny" | "openpose";
+
 /**
  *  Spending at a glance. Costs are PiAPI's reported cost per task where known, else the estimate
  *  from the price table; days and months are local time.
@@ -179,6 +206,8 @@ export type ErrorCode =
 "NotFound" | 
 /**  The image could not be downloaded intact. */
 "DownloadFailed" | 
+/**  An input image could not be uploaded to PiAPI; nothing was created or charged. */
+"UploadFailed" | 
 /**  The downloaded bytes are not a decodable image. */
 "InvalidImage" | 
 /**  The configuration is unusable (e.g. a plain-http base URL that is not loopback). */
@@ -268,6 +297,22 @@ export type GenerateRequest = {
 	seed: number | null,
 	/**  Number of images (1–100); each becomes one ledger task. */
 	count: number,
+	/**  The Flux task type. Requests saved before task types existed parse as `txt2img`. */
+	taskType?: TaskType,
+	/**  The input image (img2img, inpaint, outpaint, variation, Kontext, image upscale). */
+	source?: SourceImage | null,
+	/**  Inpaint only: where to repaint (burned into the source as white pixels). */
+	mask?: MaskInput | null,
+	/**  img2img / img2img-lora: how far to move away from the source (0 < d ≤ 1). */
+	denoise?: number | null,
+	/**  LoRA styles (`*-lora` task types). */
+	loras?: LoraChoice[],
+	/**  ControlNet (controlnet-lora). */
+	control?: ControlChoice | null,
+	/**  Outpaint margins in pixels (fill-outpaint). */
+	outpaint?: Margins | null,
+	/**  Upscale factor, 2 or 4 (`*-sr`). */
+	scale?: number | null,
 };
 
 /**  A page of gallery images as the UI sees them. */
@@ -296,6 +341,10 @@ export type ImageView = {
 	createdAt: string,
 	favourite: boolean,
 	rating: number,
+	/**  The gallery image this one was made from (img2img, inpaint, …), if any. */
+	sourceImageId: number | null,
+	/**  Task-specific settings (denoise, LoRAs, ControlNet, outpaint, scale); `None` for txt2img. */
+	task: TaskSettingsView | null,
 };
 
 /**  What an import did. */
@@ -369,8 +418,37 @@ export type KeyStatus = {
 	keychainError: string | null,
 };
 
+/**  One LoRA style and its strength (0–2). */
+export type LoraChoice = {
+	name: string,
+	strength: number | null,
+};
+
+/**  Outpaint margins in pixels per side. */
+export type Margins = {
+	left: number,
+	right: number,
+	top: number,
+	bottom: number,
+};
+
+/**
+ *  An inpaint mask: a file or PNG bytes (base64, no `data:` prefix). White (luma ≥ 128, or
+ *  alpha ≥ 128 when the PNG has alpha) marks what to repaint. Exactly one is set.
+ */
+export type MaskInput = {
+	path?: string | null,
+	pngBase64?: string | null,
+};
+
 /**  A Flux model on PiAPI. */
 export type Model = "Qubico/flux1-schnell" | "Qubico/flux1-dev" | "Qubico/flux1-dev-advanced";
+
+/**  The price of one image of a task type on a model. */
+export type ModelPrice = {
+	model: Model,
+	usd: number | null,
+};
 
 /**  A settings field whose value comes from the environment rather than the settings file. */
 export type Override = {
@@ -468,6 +546,62 @@ export type SortOrder =
 /**  Highest rating first, newest first within a rating. */
 "rating";
 
+/**  An input image: a gallery image (`image_id`) or a file (`path`, absolute). Exactly one is set. */
+export type SourceImage = {
+	imageId?: number | null,
+	path?: string | null,
+};
+
+/**  An input image as the source picker shows it. */
+export type SourceInfo = {
+	/**  Absolute path (for the asset protocol). */
+	path: string,
+	width: number,
+	height: number,
+	bytes: number,
+	/**  The gallery image, when the source is one. */
+	imageId: number | null,
+};
+
+/**  Every task type with what it takes, the LoRA styles and ControlNet types (the UI's pickers). */
+export type TaskCatalog = {
+	tasks: TaskInfo[],
+	loraTypes: string[],
+	controlTypes: ControlType[],
+};
+
+/**  One task type in the catalog. */
+export type TaskInfo = {
+	taskType: TaskType,
+	label: string,
+	/**  Models that accept this task type. */
+	models: Model[],
+	needsImage: boolean,
+	minLoras: number,
+	maxLoras: number,
+	needsControl: boolean,
+	takesSize: boolean,
+	takesDenoise: boolean,
+	takesOutpaint: boolean,
+	takesScale: boolean,
+	/**  Models on which more than one image per task (batch) is allowed for this task type. */
+	batchModels: Model[],
+	/**  Price per image on each model of `models`. */
+	prices: ModelPrice[],
+};
+
+/**
+ *  The task-specific settings an image was made with (stored in the gallery and in the file's
+ *  metadata). Never holds the key or an upload URL.
+ */
+export type TaskSettingsView = {
+	denoise?: number | null,
+	loras?: LoraChoice[],
+	control?: ControlSummary | null,
+	outpaint?: Margins | null,
+	scale?: number | null,
+};
+
 /**  Where a ledger task is in its life. */
 export type TaskState = 
 /**  Recorded, not sent yet. Safe to send. */
@@ -488,6 +622,9 @@ export type TaskState =
 "abandoned" | 
 /**  Cancelled by the user. */
 "cancelled";
+
+/**  A Flux task type (the wire `task_type`). */
+export type TaskType = "txt2img" | "img2img" | "txt2img-lora" | "img2img-lora" | "controlnet-lora" | "fill-inpaint" | "fill-outpaint" | "redux-variation" | "kontext" | "txt2img-sr" | "img2img-sr";
 
 /**  The UI colour scheme. Dark by default: neutral greys put no colour cast next to images. */
 export type Theme = "system" | "light" | "dark";

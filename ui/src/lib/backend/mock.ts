@@ -444,10 +444,10 @@ export class MockBackend implements Backend {
     }
     for (const l of loras) {
       if (!/^[a-z0-9-]+$/.test(l.name)) throw bad(`"${l.name}" is not a LoRA name; choose one from the list.`);
-      if (!(l.strength >= 0 && l.strength <= 2)) throw bad("LoRA strength must be between 0 and 2.");
+      if (l.strength != null && !(l.strength >= 0 && l.strength <= 2)) throw bad("LoRA strength must be between 0 and 2.");
     }
     if (info.needsControl !== !!r.control) throw bad(info.needsControl ? "Choose a control image." : `${info.label} does not take a control image.`);
-    if (r.control && !(r.control.strength >= 0 && r.control.strength <= 1)) throw bad("Control strength must be between 0 and 1.");
+    if (r.control && r.control.strength != null && !(r.control.strength >= 0 && r.control.strength <= 1)) throw bad("Control strength must be between 0 and 1.");
     if (r.denoise != null && (!info.takesDenoise || !(r.denoise > 0 && r.denoise <= 1))) {
       throw bad(info.takesDenoise ? "Denoise must be above 0 and at most 1." : `${info.label} does not take a denoise value.`);
     }
@@ -820,6 +820,8 @@ export class MockBackend implements Backend {
         createdAt: iso(Date.now()),
         favourite: false,
         rating: 0,
+        sourceImageId: null,
+        task: null,
       });
       report.imported++;
       report.ids.push(id);
@@ -1249,6 +1251,8 @@ export class MockBackend implements Backend {
         createdAt: iso(created),
         favourite: i % 6 === 1,
         rating: [0, 4, 0, 5, 3, 0, 2, 0][i % 8],
+        sourceImageId: null,
+        task: null,
       });
     }
     if (this.opts.seedJobs) {

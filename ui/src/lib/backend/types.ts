@@ -122,10 +122,10 @@ export type ImageView = {
   favourite: boolean;
   /** 0-5 */
   rating: number;
-  /** Wave 3: the gallery image this one was made from (img2img, inpaint, …), when it is known. */
-  sourceImageId?: number | null;
-  /** Wave 3: the task's own settings (denoise, LoRAs, ControlNet, margins, scale). */
-  task?: TaskSettingsView | null;
+  /** The gallery image this one was made from (img2img, inpaint, …), when it is known. */
+  sourceImageId: number | null;
+  /** The task's own settings (denoise, LoRAs, ControlNet, margins, scale); null for txt2img. */
+  task: TaskSettingsView | null;
 };
 
 export type JobView = {
@@ -254,32 +254,33 @@ export type TaskType =
 export type ControlType = "depth" | "soft_edge" | "canny" | "openpose";
 
 /** An input image: a gallery image or a file (exactly one set). */
-export type SourceImage = { imageId: number | null; path: string | null };
+export type SourceImage = { imageId?: number | null; path?: string | null };
 
 /** The inpaint mask: white (luma ≥ 128, or alpha ≥ 128 when the PNG has alpha) = repaint. One of the two set. */
-export type MaskInput = { path: string | null; pngBase64: string | null };
+export type MaskInput = { path?: string | null; pngBase64?: string | null };
 
-export type LoraChoice = { name: string; strength: number };
+/** Strength null = PiAPI's default (1). */
+export type LoraChoice = { name: string; strength: number | null };
 
-export type ControlChoice = { controlType: ControlType; image: SourceImage; strength: number };
+export type ControlChoice = { controlType: ControlType; image: SourceImage; strength: number | null };
 
 /** Outpaint margins in pixels, per side. */
 export type Margins = { left: number; right: number; top: number; bottom: number };
 
-export type ControlSummary = { controlType: ControlType; strength: number };
+export type ControlSummary = { controlType: ControlType; strength: number | null };
 
 export type TaskSettingsView = {
-  denoise: number | null;
-  loras: LoraChoice[];
-  control: ControlSummary | null;
-  outpaint: Margins | null;
-  scale: number | null;
+  denoise?: number | null;
+  loras?: LoraChoice[];
+  control?: ControlSummary | null;
+  outpaint?: Margins | null;
+  scale?: number | null;
 };
 
 /** What source_info read from an input image's header. `path` is absolute (for the asset protocol). */
 export type SourceInfo = { path: string; width: number; height: number; bytes: number; imageId: number | null };
 
-export type ModelPrice = { model: Model; usd: number };
+export type ModelPrice = { model: Model; usd: number | null };
 
 export type TaskInfo = {
   taskType: TaskType;

@@ -367,14 +367,14 @@ class CreateForm {
     const lora = req.loras?.[0];
     if (lora) {
       this.loraName = lora.name;
-      this.loraStrength = lora.strength;
+      this.loraStrength = lora.strength ?? 1;
     }
     if (req.denoise != null) this.denoise = req.denoise;
     if (req.scale != null) this.scale = req.scale;
     this.margins = req.outpaint ? { ...req.outpaint } : { ...DEFAULT_MARGINS };
     if (req.control) {
       this.controlType = req.control.controlType;
-      this.controlStrength = req.control.strength;
+      this.controlStrength = req.control.strength ?? 0.5;
       void this.control.set(req.control.image);
     }
     if (req.source) void this.source.set(req.source);
