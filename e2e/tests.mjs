@@ -253,6 +253,8 @@ async function clickNamed(driver, name, timeoutMs) {
 
 /** Replaces a field's text the way a user would (select all, delete, type). */
 async function setText(driver, el, text, { secret = false } = {}) {
+  // As a user would: bring the field into view first (a sticky footer may cover the edge).
+  await driver.executeScript("arguments[0].scrollIntoView({ block: 'center' })", el);
   await el.click();
   await el.sendKeys(Key.chord(Key.CONTROL, "a"), Key.BACK_SPACE);
   if (text) await el.sendKeys(text);
@@ -909,7 +911,7 @@ test("masked inpaint: the result appears in the gallery and links to its source"
     .release()
     .perform();
   await waitText(d, /% of the image will be repainted/i, 5000);
-  await shot(d, "inpaint-mask");
+  await shot(d, "inpaint-mask", { docs: true });
 
   await setText(d, await need(d, "textbox", "Prompt"), INPAINT_PROMPT);
   await clickNamed(d, "Generate");
@@ -929,7 +931,7 @@ test("masked inpaint: the result appears in the gallery and links to its source"
   // The gallery shows it; its metadata panel names the task and opens the source.
   await openViewer(d, INPAINT_PROMPT);
   await waitText(d, /Inpaint/, 5000);
-  await shot(d, "inpaint-result");
+  await shot(d, "inpaint-result", { docs: true });
   await clickNamed(d, "Open source image");
   await waitFor(
     `the large view to show the source ("${PROMPT}")`,
