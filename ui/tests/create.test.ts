@@ -47,7 +47,7 @@ describe("Create", () => {
   });
 
   test("the cost on the button follows model and image count", async () => {
-    await renderApp();
+    await renderApp({ keySource: "keychain" });
     const user = userEvent.setup();
     expect(generateButton().textContent).toMatch(/Generate 4\s*·\s*\$0\.006/);
     await user.click(screen.getByRole("radio", { name: /^Flux Dev, \$0\.015 per image/ }));
@@ -57,6 +57,49 @@ describe("Create", () => {
     await user.click(screen.getByRole("radio", { name: /^Flux Dev Advanced, \$0\.02 per image/ }));
     await user.click(screen.getByRole("radio", { name: "1 image" }));
     expect(generateButton().textContent).toMatch(/Generate 1\s*·\s*\$0\.02\b/);
+    expect(document.getElementById("generate-cost")?.textContent).toBe("1 image × $0.02 = $0.02");
+  });
+
+  test("demo mode: the button says Free and the price is only information", async () => {
+    await renderApp();
+    const user = userEvent.setup();
+    expect(generateButton().textContent).toMatch(/Generate 4\s*·\s*Free/);
+    expect(generateButton().textContent).not.toContain("$");
+    expect(document.getElementById("generate-cost")?.textContent?.replace(/\s+/g, " ")).toBe("4 images · free in demo mode (would cost $0.006 on PiAPI)");
+    await user.click(screen.getByRole("radio", { name: /^Flux Dev, \$0\.015 per image/ }));
+    expect(generateButton().textContent).toMatch(/Generate 4\s*·\s*Free/);
+    expect(document.getElementById("generate-cost")?.textContent).toContain("would cost $0.06 on PiAPI");
+  });
+
+  test("Ctrl+Enter with an invalid size moves focus to the size field instead of sending", async () => {
+    const { mock } = await renderApp();
+    const user = userEvent.setup();
+    await user.type(screen.getByLabelText("Prompt"), "a red fox");
+    const w = screen.getByRole("spinbutton", { name: "Width" });
+    await user.clear(w);
+    await user.type(w, "4000");
+    await user.click(screen.getByLabelText("Prompt"));
+    await user.keyboard("{Control>}{Enter}{/Control}");
+    await waitFor(() => expect(w).toHaveFocus());
+    expect(lastCall(mock, "generate")).toBeUndefined();
+    // The footer's message offers the same way back to the field.
+    await user.click(screen.getByLabelText("Prompt"));
+    await user.click(within(document.getElementById("generate-blocker") as HTMLElement).getByRole("button", { name: "Show" }));
+    expect(w).toHaveFocus();
+  });
+
+  test("a refused Generate opens More when the problem is in there", async () => {
+    await renderApp();
+    const user = userEvent.setup();
+    await user.type(screen.getByLabelText("Prompt"), "a red fox");
+    await user.click(screen.getByRole("button", { name: "More" }));
+    await user.type(screen.getByLabelText("Steps"), "99");
+    await user.click(screen.getByRole("button", { name: "More" }));
+    expect(screen.getByRole("button", { name: "More" })).toHaveAttribute("aria-expanded", "false");
+    await user.click(screen.getByLabelText("Prompt"));
+    await user.keyboard("{Control>}{Enter}{/Control}");
+    await waitFor(() => expect(screen.getByLabelText("Steps")).toHaveFocus());
+    expect(screen.getByRole("button", { name: "More" })).toHaveAttribute("aria-expanded", "true");
   });
 
   test("Ctrl+Enter sends exactly the request shown in the form", async () => {
@@ -189,7 +232,7 @@ describe("Batch", () => {
   });
 
   test("the planner counts prompts × images and prices them on the button; generate_batch gets the plan", async () => {
-    const { mock } = await renderApp();
+    const { mock } = await renderApp({ keySource: "keychain" });
     const user = userEvent.setup();
     await user.click(screen.getByRole("radio", { name: "Batch" }));
     const prompts = screen.getByLabelText(/^Prompts/);
@@ -232,7 +275,7 @@ describe("Batch", () => {
   });
 
   test("locked seeds and a .txt file of prompts", async () => {
-    const { mock } = await renderApp();
+    const { mock } = await renderApp({ keySource: "keychain" });
     const user = userEvent.setup();
     await user.click(screen.getByRole("radio", { name: "Batch" }));
     const file = new File(["\uFEFFfirst prompt\nsecond prompt\n"], "prompts.txt", { type: "text/plain" });
