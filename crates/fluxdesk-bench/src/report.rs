@@ -710,10 +710,11 @@ fn app_gallery(o: &mut String, g: Option<&AppGallery>) {
     if let Some(s) = g.starts.last() {
         let _ = writeln!(
             o,
-            "| … last start: page loaded / first contentful paint (Create) / Gallery clicked / `list_images` / response → painted | {} / {} / {} / {} / {} | | |",
+            "| … last start (opened in {}): page loaded / first contentful paint / Gallery clicked / `list_images` / response → painted | {} / {} / {} / {} / {} | | |",
+            s.started_in.as_deref().unwrap_or("?"),
             t(s.start_to_page_load_ms),
             s.start_to_first_contentful_paint_ms.map_or("n/a".into(), t),
-            t(s.start_to_gallery_click_ms),
+            s.start_to_gallery_click_ms.map_or("— (opened in the gallery)".into(), t),
             t(s.ipc_ms),
             t(s.response_to_painted_ms)
         );

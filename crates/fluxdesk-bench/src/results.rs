@@ -218,8 +218,11 @@ pub struct AppStart {
     pub start_to_painted_ms: f64,
     pub start_to_page_load_ms: f64,
     pub start_to_first_contentful_paint_ms: Option<f64>,
-    pub start_to_gallery_click_ms: f64,
-    pub click_to_painted_ms: f64,
+    /// `None` when the app opened in the gallery (no click needed).
+    pub start_to_gallery_click_ms: Option<f64>,
+    pub click_to_painted_ms: Option<f64>,
+    /// The screen the app opened on (it reopens the last one).
+    pub started_in: Option<String>,
     pub ipc_ms: f64,
     pub response_to_painted_ms: f64,
     pub tiles: u32,

@@ -49,7 +49,10 @@ pub async fn stage_source(state: State<'_, AppState>, png_base64: String) -> Res
         ));
     }
     let bytes = base64::engine::general_purpose::STANDARD.decode(png_base64.trim()).map_err(|_| {
-        IpcError::new(ErrorCode::InvalidInput, "The pasted data is not an image; copy an image and paste again.")
+        IpcError::new(
+            ErrorCode::InvalidInput,
+            "The pasted data is not an image; copy an image and paste again.",
+        )
     })?;
     Ok(state.studio()?.stage_source(bytes).await?)
 }
