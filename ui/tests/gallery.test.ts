@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { fireEvent, screen, waitFor, within } from "@testing-library/svelte";
+import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { lastCall, renderApp } from "./helpers";
 import { SAMPLE_PROMPTS } from "../src/lib/backend/mock";
@@ -208,7 +208,7 @@ describe("Gallery", () => {
     await screen.findByText("300 images");
   });
 
-  test("filters produce the right query; search is debounced and highlighted", async () => {
+  test("filters produce the right query; search queries at once, coalesces while in flight, and highlights", async () => {
     const { mock, user } = await openGallery(24);
     await user.selectOptions(screen.getByRole("combobox", { name: "Model" }), "Qubico/flux1-dev");
     await user.selectOptions(screen.getByRole("combobox", { name: "Date" }), "7d");
@@ -217,13 +217,15 @@ describe("Gallery", () => {
     await user.click(screen.getByRole("button", { name: "Favourites" }));
     const calls = queries(mock);
     const search = screen.getByRole("searchbox", { name: "Search" });
-    // Three quick edits within the debounce window make one query.
+    // The first edit queries at once; the two made while it is in flight make one follow-up query.
     fireEvent.input(search, { target: { value: "mis" } });
     fireEvent.input(search, { target: { value: "misty fo" } });
     fireEvent.input(search, { target: { value: "misty forest" } });
     await waitFor(() => expect((lastCall(mock, "listImages")?.[0] as GalleryQuery).text).toBe("misty forest"));
     await new Promise((r) => setTimeout(r, 200));
-    expect(queries(mock) - calls).toBe(1);
+    const texts = mock.calls.slice(-2).map((c) => (c.args[0] as GalleryQuery).text);
+    expect(queries(mock) - calls).toBe(2);
+    expect(texts).toEqual(["mis", "misty forest"]);
     const q = lastCall(mock, "listImages")?.[0] as GalleryQuery;
     const d = new Date();
     const weekAgo = new Date(d.getFullYear(), d.getMonth(), d.getDate() - 6).toISOString();
@@ -263,6 +265,43 @@ describe("Gallery", () => {
     await user.clear(screen.getByRole("searchbox", { name: "Search" }));
     await user.type(screen.getByRole("searchbox", { name: "Search" }), "zzzz");
     await screen.findByText("No images match");
+  });
+
+  test("typing: no debounce before the first query, the latest text wins, stale results never paint", async () => {
+    const { mock } = await openGallery(60, { latencyMs: 30 });
+    const search = screen.getByRole("searchbox", { name: "Search" });
+    const before = mock.calls.length;
+    const applied: string[] = [];
+    const sampler = setInterval(() => applied.push(gallery.appliedText), 1);
+    fireEvent.input(search, { target: { value: "f" } });
+    // Asked for at once (no timer in between).
+    expect(mock.calls.slice(before).filter((c) => c.method === "listImages")).toHaveLength(1);
+    fireEvent.input(search, { target: { value: "fo" } });
+    fireEvent.input(search, { target: { value: "fox" } });
+    await waitFor(() => expect(gallery.appliedText).toBe("fox"));
+    await new Promise((r) => setTimeout(r, 100));
+    clearInterval(sampler);
+    const texts = mock.calls.slice(before).filter((c) => c.method === "listImages").map((c) => (c.args[0] as GalleryQuery).text);
+    expect(texts).toEqual(["f", "fox"]);
+    // The response for "f" arrived after "fox" was typed: it was dropped, never shown.
+    expect(applied).not.toContain("f");
+    expect(applied).not.toContain("fo");
+    for (const c of cells()) expect(within(c).getByRole("img").getAttribute("alt")).toMatch(/fox/i);
+  });
+
+  test("the app opens where the designer was last time; in the gallery the first page is asked for first", async () => {
+    await openGallery(30);
+    expect(localStorage.getItem("fluxdesk.lastScreen")).toBe("gallery");
+    cleanup();
+    const { mock } = await renderApp({ seedGallery: 30 });
+    await screen.findByRole("heading", { name: "Gallery" });
+    await screen.findAllByRole("gridcell");
+    const methods = mock.calls.map((c) => c.method);
+    expect(methods[0]).toBe("listImages");
+    expect(methods.filter((m) => m === "listImages")).toHaveLength(1);
+    // Settings is a detour: it is not where the app opens.
+    await userEvent.setup().click(screen.getByRole("button", { name: "Settings" }));
+    expect(localStorage.getItem("fluxdesk.lastScreen")).toBe("gallery");
   });
 
   test("dragging a tile out starts a native drag of its file (no HTML5 drag image)", async () => {
