@@ -162,8 +162,7 @@ fn history(p: &PollingParams) -> DurationBook {
 
 fn plan_with(tasks: usize, time_scale: f64, seed: u64, only: Option<Model>) -> Vec<Planned> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let p = PollingParams { tasks, time_scale, seed };
-    (0..p.tasks)
+    (0..tasks)
         .map(|_| {
             let coin = rng.random_bool(0.6);
             let model = only.unwrap_or(if coin { Model::Schnell } else { Model::Dev });
@@ -172,8 +171,8 @@ fn plan_with(tasks: usize, time_scale: f64, seed: u64, only: Option<Model>) -> V
             let pending: f64 = rng.random_range(300.0..2000.0);
             Planned {
                 model,
-                pending_ms: (pending * p.time_scale).round().max(1.0) as u64,
-                processing_ms: (processing * p.time_scale).round().max(1.0) as u64,
+                pending_ms: (pending * time_scale).round().max(1.0) as u64,
+                processing_ms: (processing * time_scale).round().max(1.0) as u64,
             }
         })
         .collect()
