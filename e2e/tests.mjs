@@ -285,13 +285,39 @@ async function waitImage(driver, alt, timeoutMs) {
   );
 }
 
+// WebKitGTK's WebDriver screenshot waits for the page's next paint. With compositing off (the app's
+// default without a GPU, as under Xvfb) an idle page does not paint again until something changes, so
+// the screenshot would wait forever. While it is taken, a 1×1 pixel in the corner is repainted every
+// 50 ms: two greys one level apart at 2 % opacity (WebKit repaints it; the picture is unaffected).
+const TICK_START_JS = `
+  if (!window.__fdTick) {
+    const el = document.createElement("div");
+    el.style.cssText = "position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none;z-index:2147483647";
+    document.documentElement.appendChild(el);
+    let on = false;
+    window.__fdTick = { el, timer: setInterval(() => { on = !on; el.style.background = on ? "rgba(128,128,128,0.02)" : "rgba(127,127,127,0.02)"; }, 50) };
+  }`;
+const TICK_STOP_JS = `
+  const t = window.__fdTick;
+  if (t) { clearInterval(t.timer); t.el.remove(); window.__fdTick = null; }`;
+
+/** `driver.takeScreenshot()` that cannot wait forever for a paint (see TICK_START_JS). */
+async function screenshot(driver) {
+  await driver.executeScript(TICK_START_JS);
+  try {
+    return await driver.takeScreenshot();
+  } finally {
+    await driver.executeScript(TICK_STOP_JS).catch(() => {});
+  }
+}
+
 /** Screenshot of the webview into artifacts/; main screens also into docs/screenshots/ when
  * E2E_UPDATE_DOCS=1 (so an ordinary test run leaves the work tree clean). */
 async function shot(driver, name, { docs = false } = {}) {
   // Park the pointer on the empty status strip so no hover tooltip is in the picture.
   await driver.actions({ async: true }).move({ x: 700, y: 790 }).perform().catch(() => {});
   await sleep(800); // takeScreenshot right after a change can show the previous frame
-  const png = Buffer.from(await driver.takeScreenshot(), "base64");
+  const png = Buffer.from(await screenshot(driver), "base64");
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   fs.writeFileSync(path.join(ARTIFACTS, `${name}.png`), png);
   if (docs && process.env.E2E_UPDATE_DOCS === "1") {

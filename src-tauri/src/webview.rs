@@ -12,11 +12,15 @@
 //!
 //! Contract: [`tune`] is called once, right after the main window is built; it changes only
 //! caching (never what the page can do) and only logs when the platform webview is unavailable.
-//! Compositing: WebKit's default policy stays. Without a GPU (virtual machines, remote desktops,
-//! Xvfb) WebKit composites with software GL, which cost about 100 MiB in the web process and made
-//! every frame of the gallery 4× slower in our measurements; `FLUXDESK_GPU_COMPOSITING=off` turns
-//! it off. It is not the default yet: with it off, WebDriver's screenshots of the gallery hung in
-//! the E2E suite (WebKitGTK 2.50 under Xvfb), which needs understanding first.
+//! Compositing: without a GPU (virtual machines, remote desktops, Xvfb) WebKit composites with
+//! software GL (llvmpipe), which costs about 100 MiB in the web process and made every frame of the
+//! gallery 3–4× slower (58 ms against 16 ms per frame while scrolling; BENCHMARKS.md figure 6). So
+//! when the machine has no GPU render node (`/dev/dri/renderD*`), compositing is off and WebKit
+//! paints with its CPU path. `FLUXDESK_GPU_COMPOSITING=on|off` overrides the guess, and WebKit's own
+//! `WEBKIT_DISABLE_COMPOSITING_MODE=1` still works. The policy is set right after the window is
+//! built, before the web process has created the page, so no page ever switches mode.
+//! (WebDriver's screenshot waits for the next paint, which an idle page without compositing never
+//! makes; the E2E harness keeps one invisible pixel changing while it takes a screenshot.)
 
 /// Applies the memory settings to `window`'s webview (Linux: WebKitGTK).
 #[cfg(target_os = "linux")]
@@ -39,17 +43,62 @@ pub fn tune<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
     }
 }
 
-/// Whether WebKit should composite (its default), unless `FLUXDESK_GPU_COMPOSITING` says otherwise.
+/// Whether WebKit should composite: `FLUXDESK_GPU_COMPOSITING` when set, else whether the machine
+/// has a GPU render node.
 #[cfg(target_os = "linux")]
 fn compositing_wanted() -> bool {
-    match std::env::var("FLUXDESK_GPU_COMPOSITING").ok().as_deref() {
-        Some("on" | "1" | "true") => return true,
-        Some("off" | "0" | "false") => return false,
-        _ => {}
+    let wanted = compositing_choice(
+        std::env::var("FLUXDESK_GPU_COMPOSITING").ok().as_deref(),
+        has_render_node(std::path::Path::new("/dev/dri")),
+    );
+    tracing::debug!(wanted, "WebKit compositing");
+    wanted
+}
+
+/// The override (`on`/`off`, also `1`/`0`, `true`/`false`) when it is one, else `gpu`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn compositing_choice(overridden: Option<&str>, gpu: bool) -> bool {
+    match overridden.map(str::trim).map(str::to_ascii_lowercase).as_deref() {
+        Some("on" | "1" | "true") => true,
+        Some("off" | "0" | "false") => false,
+        _ => gpu,
     }
-    true
+}
+
+/// Whether `dri` (normally `/dev/dri`) holds a render node (`renderD128`…): a GPU Mesa can use.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn has_render_node(dri: &std::path::Path) -> bool {
+    std::fs::read_dir(dri).is_ok_and(|entries| {
+        entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    })
 }
 
 /// Applies the memory settings to `window`'s webview (nothing to do on this platform).
 #[cfg(not(target_os = "linux"))]
 pub fn tune<R: tauri::Runtime>(_window: &tauri::WebviewWindow<R>) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_override_wins_over_the_gpu_guess() {
+        assert!(compositing_choice(Some("on"), false));
+        assert!(compositing_choice(Some(" TRUE "), false));
+        assert!(!compositing_choice(Some("off"), true));
+        assert!(!compositing_choice(Some("0"), true));
+        assert!(compositing_choice(None, true));
+        assert!(!compositing_choice(None, false));
+        assert!(compositing_choice(Some("maybe"), true), "an unknown value falls back to the guess");
+    }
+
+    #[test]
+    fn render_nodes_are_found_by_name() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(!has_render_node(&dir.path().join("missing")));
+        std::fs::write(dir.path().join("card0"), b"").expect("card0");
+        assert!(!has_render_node(dir.path()), "a card node alone is not a render node");
+        std::fs::write(dir.path().join("renderD128"), b"").expect("renderD128");
+        assert!(has_render_node(dir.path()));
+    }
+}
