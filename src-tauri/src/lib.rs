@@ -69,6 +69,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::jobs::list_jobs,
             commands::account::account_info,
             commands::gallery::list_images,
+            commands::gallery::count_images,
             commands::gallery::get_image,
             commands::gallery::set_rating,
             commands::gallery::set_favourite,

@@ -300,6 +300,11 @@ describe("adapter vs generated bindings", () => {
       ["editSettings", () => b.editSettings(3, "kontext"), () => c.editSettings(3, "kontext")],
     ];
     for (const pair of wave3) if (pair[0] in commands) pairs.push(pair);
+    // Wave 4 (team/WAVE4.md): the count, separate from the first page.
+    const wave4: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
+      ["countImages", () => b.countImages(query), () => c.countImages(query)],
+    ];
+    for (const pair of wave4) if (pair[0] in commands) pairs.push(pair);
     for (const [name, ours, theirs] of pairs) {
       const a = await capture(ours);
       const g = await capture(theirs);

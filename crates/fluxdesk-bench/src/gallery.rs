@@ -11,6 +11,12 @@
 //! the gallery's, not the seeder's: open the database, list the first page (200 newest, converted
 //! to the UI's `ImageView` with its thumbnail check, as `Studio::list_images` does), the second
 //! page by cursor, then every query once. The parent also times spawn → first page printed.
+//!
+//! The searches are also split by term length (1 character, 2 characters, 3+) and measured in
+//! the ways the UI asks since wave 4: a first page with its count (the old way, 200 items), the
+//! same page without an expensive count (`count: false`), the UI's small first page without it
+//! ([`UI_FIRST_PAGE`] items), and the separate exact count (`Gallery::count_matches`) — each also
+//! with a model filter. Each way is one pass over all queries, in that order.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -41,6 +47,8 @@ pub const SEED_VERSION: u32 = 1;
 pub const FIRST_PAGE_TARGET_MS: f64 = 500.0;
 pub const SEARCH_TARGET_MS: f64 = 50.0;
 pub const MEMORY_TARGET_MB: f64 = 300.0;
+/// The UI's smallest first page (two viewports of tiles, never fewer than this).
+pub const UI_FIRST_PAGE: u32 = 48;
 
 #[derive(Debug, Clone)]
 pub struct GalleryParams {
@@ -97,7 +105,29 @@ pub struct ProbeResult {
     pub long_matches: Vec<u64>,
     pub short_ms: Vec<f64>,
     pub short_matches: Vec<u64>,
+    #[serde(default)]
+    pub split: Vec<SearchSplit>,
     pub memory: Memory,
+}
+
+/// First-page search latency of one class of queries, in each way the UI may ask (ms).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchSplit {
+    /// "1 character", "2 characters", "3+ characters", each optionally "+ model filter".
+    pub class: String,
+    pub queries: usize,
+    /// Mean matches per query.
+    pub match_mean: f64,
+    /// 200 items with the exact total (`count: true`, the pre-wave-4 page).
+    pub counted_ms: Summary,
+    /// 200 items, `count: false`.
+    pub uncounted_ms: Summary,
+    /// [`UI_FIRST_PAGE`] items, `count: false` (what a keystroke waits for).
+    pub small_uncounted_ms: Summary,
+    /// How many of the `count: false` pages still carried the total (it came free).
+    pub free_totals: usize,
+    /// `Gallery::count_matches` alone (what the UI asks next).
+    pub count_ms: Summary,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -118,6 +148,9 @@ pub struct GalleryResult {
     pub search_short_ms: Summary,
     pub long_match_mean: f64,
     pub short_match_mean: f64,
+    /// Searches split by term length and by how they are asked (see the module header).
+    #[serde(default)]
+    pub search_split: Vec<SearchSplit>,
     pub memory: Memory,
     pub targets: Vec<Target>,
 }
@@ -202,6 +235,7 @@ pub fn run(p: &GalleryParams, data_dir: &Path, probe_exe: Option<&Path>) -> Resu
         short_match_mean: mean_u64(&probe.short_matches),
         search_long_ms,
         search_short_ms,
+        search_split: probe.split,
         memory: probe.memory,
         targets,
     })
@@ -410,7 +444,7 @@ pub fn probe(
     let db = Db::open(&lib.db_path())?;
     let open_ms = ms(t.elapsed());
     let gallery = Gallery::new(db, lib.root(), lib.thumbs_dir());
-    let page = |q: &GalleryQuery| -> Result<(usize, u64, Option<String>)> {
+    let page = |q: &GalleryQuery| -> Result<(usize, Option<u64>, Option<String>)> {
         let page = gallery.list(q)?;
         let views: Vec<_> = page.items.iter().map(|r| image_view(&gallery, r)).collect();
         Ok((views.len(), page.total, page.next_cursor))
@@ -418,6 +452,7 @@ pub fn probe(
     let t = Instant::now();
     let (first_page_items, total, cursor) = page(&GalleryQuery::default())?;
     let first_page_ms = ms(t.elapsed());
+    let total = total.ok_or_else(|| BenchError::InvalidRun("the first page was not counted".into()))?;
     on_first_page();
     let t = Instant::now();
     page(&GalleryQuery { cursor, ..GalleryQuery::default() })?;
@@ -430,12 +465,13 @@ pub fn probe(
             let t = Instant::now();
             let (_, n, _) = page(&GalleryQuery { text: Some(q), ..GalleryQuery::default() })?;
             times.push(ms(t.elapsed()));
-            matches.push(n);
+            matches.push(n.unwrap_or(0));
         }
         Ok((times, matches))
     };
     let (long_ms, long_matches) = run(words::long_queries(long, seed))?;
     let (short_ms, short_matches) = run(words::short_queries(short, seed))?;
+    let split = search_split(&gallery, long, short, seed)?;
     Ok(ProbeResult {
         open_ms,
         first_page_ms,
@@ -446,8 +482,75 @@ pub fn probe(
         long_matches,
         short_ms,
         short_matches,
+        split,
         memory: Memory::of_self().unwrap_or_default(),
     })
+}
+
+/// The searches by term length (1, 2, 3+ characters; alone and with a model filter), each way
+/// the UI may ask for a first page, plus the separate count. Each way is one pass over the
+/// queries; a page includes converting its items to `ImageView`s, as `Studio::list_images` does.
+fn search_split(gallery: &Gallery, long: usize, short: usize, seed: u64) -> Result<Vec<SearchSplit>> {
+    let shorts = words::short_queries(short, seed);
+    let classes: [(&str, Vec<String>); 3] = [
+        ("1 character", shorts.iter().filter(|q| q.chars().count() == 1).cloned().collect()),
+        ("2 characters", shorts.iter().filter(|q| q.chars().count() == 2).cloned().collect()),
+        ("3+ characters", words::long_queries(long, seed)),
+    ];
+    let mut out = Vec::new();
+    for model in [None, Some("dev")] {
+        for (class, queries) in &classes {
+            let query = |text: &str, limit: u32, count: bool| GalleryQuery {
+                text: Some(text.to_string()),
+                model: model.map(str::to_string),
+                limit,
+                count,
+                ..GalleryQuery::default()
+            };
+            let pass = |limit: u32, count: bool| -> Result<(Vec<f64>, Vec<Option<u64>>)> {
+                let mut times = Vec::with_capacity(queries.len());
+                let mut totals = Vec::with_capacity(queries.len());
+                for text in queries {
+                    let t = Instant::now();
+                    let page = gallery.list(&query(text, limit, count))?;
+                    let views: Vec<_> = page.items.iter().map(|r| image_view(gallery, r)).collect();
+                    times.push(ms(t.elapsed()));
+                    drop(views);
+                    totals.push(page.total);
+                }
+                Ok((times, totals))
+            };
+            let (counted, totals) = pass(200, true)?;
+            let (uncounted, free) = pass(200, false)?;
+            let (small, _) = pass(UI_FIRST_PAGE, false)?;
+            let mut count_ms = Vec::with_capacity(queries.len());
+            for (text, total) in queries.iter().zip(&totals) {
+                let t = Instant::now();
+                let n = gallery.count_matches(&query(text, 0, true))?;
+                count_ms.push(ms(t.elapsed()));
+                if Some(n) != *total {
+                    return Err(BenchError::InvalidRun(format!(
+                        "count_matches({text:?}) = {n}, but the counted page said {total:?}"
+                    )));
+                }
+            }
+            let matches: u64 = totals.iter().map(|t| t.unwrap_or(0)).sum();
+            out.push(SearchSplit {
+                class: match model {
+                    Some(m) => format!("{class} + model {m}"),
+                    None => class.to_string(),
+                },
+                queries: queries.len(),
+                match_mean: matches as f64 / queries.len().max(1) as f64,
+                counted_ms: Summary::of(&counted),
+                uncounted_ms: Summary::of(&uncounted),
+                small_uncounted_ms: Summary::of(&small),
+                free_totals: free.iter().filter(|t| t.is_some()).count(),
+                count_ms: Summary::of(&count_ms),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Entry point of `fluxdesk-bench gallery-probe`: prints [`FIRST_PAGE_LINE`], then one JSON line.

@@ -15,10 +15,16 @@
 //!   gallery rebuild (the images and their metadata live in the files).
 //! - `synchronous=NORMAL`: in WAL mode every commit survives a crash or kill of the process; after a
 //!   power loss the last commits may be rolled back, never corrupted.
-//! - A [`Db`] is one connection behind a mutex; clones share it. Calls block, so async callers run
-//!   them in `spawn_blocking`. Two [`Db`]s opened on the same file behave like two processes.
+//! - A [`Db`] is one read-write connection behind a mutex (all writes, the migrations and the
+//!   integrity checks) plus, for a database file, up to [`READERS`] read-only connections opened
+//!   on demand; clones share them. [`Db::read`] runs on a free read-only connection, so a read
+//!   (a gallery page, a count) never waits behind a write transaction, a long read or another
+//!   process: in WAL mode it sees the last committed state. An in-memory database has the one
+//!   connection only, and [`Db::read`] uses it. Calls block, so async callers run them in
+//!   `spawn_blocking`. Two [`Db`]s opened on the same file behave like two processes.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,13 +34,20 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::{Error, Result};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a statement waits for another connection's write lock before failing with "busy".
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Read-only connections of a file database (opened when first needed): enough for a page query
+/// to find one free while a count and a stale query still run (the machine may have 2 cores).
+pub const READERS: usize = 3;
+
+/// Page cache of each read-only connection (KiB; the read-write connection has 16 MB).
+const READER_CACHE_KIB: i64 = 8_000;
+
 /// Migrations, in order: `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
 
 /// Version 1: the task ledger, the image index, its trigram FTS index and the triggers that keep
 /// the FTS index in sync. Timestamps are INTEGER unix milliseconds (UTC).
@@ -152,16 +165,98 @@ ALTER TABLE images ADD COLUMN task_json TEXT;
 CREATE INDEX images_source ON images(source_image_id) WHERE source_image_id IS NOT NULL;
 "#;
 
-/// A shared handle to the database (one connection; clones share it).
+/// Version 4: `images_grams`, the index that serves 1–2 character search terms (the trigram
+/// index cannot). It indexes each prompt as [`grams_text`] spells it, so every character and
+/// every pair of adjacent characters is one trigram token, with positions left out
+/// (`detail=none`: a few MB at 100,000 images). Contentless: rows are added by the code that
+/// writes `images` (in `gallery.rs`, via [`set_grams`]; the migration fills it for existing
+/// rows) and removed by the trigger below, so a row never outlives its image.
+const MIGRATION_4: &str = r#"
+CREATE VIRTUAL TABLE images_grams USING fts5(
+    grams, content = '', contentless_delete = 1, detail = 'none', tokenize = 'trigram'
+);
+CREATE TRIGGER images_grams_delete AFTER DELETE ON images BEGIN
+    DELETE FROM images_grams WHERE rowid = old.id;
+END;
+"#;
+
+/// Separates the characters of [`grams_text`] (a character no prompt or search term keeps:
+/// they have it replaced by U+0002).
+const GRAM_SEP: char = '\u{1}';
+
+/// What `images_grams` indexes for a prompt: its characters between separators
+/// (`"\u{1}a\u{1}b\u{1}"`). The trigram tokenizer then makes a token of each character
+/// (`"\u{1}a\u{1}"`) and of each adjacent pair (`"a\u{1}b"`), case-folded like the prompt index.
+pub(crate) fn grams_text(prompt: &str) -> String {
+    let mut out = String::with_capacity(prompt.len() * 2 + 1);
+    out.push(GRAM_SEP);
+    for c in prompt.chars() {
+        out.push(if c == GRAM_SEP { '\u{2}' } else { c });
+        out.push(GRAM_SEP);
+    }
+    out
+}
+
+/// The one `images_grams` token a 1–2 character search term matches (see [`grams_text`]); every
+/// prompt containing the term has it (the reverse may not hold: the index folds case beyond
+/// ASCII, `LIKE` does not, so the `LIKE` decides).
+pub(crate) fn gram_token(term: &str) -> String {
+    let chars: Vec<char> = term.chars().map(|c| if c == GRAM_SEP { '\u{2}' } else { c }).collect();
+    match chars.as_slice() {
+        [a] => format!("{GRAM_SEP}{a}{GRAM_SEP}"),
+        [a, b] => format!("{a}{GRAM_SEP}{b}"),
+        _ => grams_text(term),
+    }
+}
+
+/// Indexes the prompt of image `id` in `images_grams` (replacing what it had). Every write of a
+/// row or of its prompt calls this in the same transaction.
+pub(crate) fn set_grams(c: &Connection, id: i64, prompt: &str, replace: bool) -> rusqlite::Result<()> {
+    if replace {
+        c.prepare_cached("DELETE FROM images_grams WHERE rowid = ?1")?.execute([id])?;
+    }
+    c.prepare_cached("INSERT INTO images_grams(rowid, grams) VALUES (?1, ?2)")?
+        .execute(rusqlite::params![id, grams_text(prompt)])?;
+    Ok(())
+}
+
+/// Fills `images_grams` for every image (migration 4).
+fn fill_grams(c: &Connection) -> rusqlite::Result<()> {
+    let mut rows = c.prepare("SELECT id, prompt FROM images")?;
+    let mut rows = rows.query([])?;
+    while let Some(r) = rows.next()? {
+        set_grams(c, r.get(0)?, &r.get::<_, String>(1)?, false)?;
+    }
+    Ok(())
+}
+
+/// A shared handle to the database (one read-write connection and the read-only ones; clones
+/// share them).
 #[derive(Clone)]
 pub struct Db {
-    conn: Arc<Mutex<Connection>>,
-    path: Option<Arc<PathBuf>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Declared before `conn`, so they close first and the read-write connection, closing last,
+    /// checkpoints the WAL and removes it as usual.
+    readers: Readers,
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
+}
+
+/// The read-only connections: slots opened on demand (none for an in-memory database).
+struct Readers {
+    slots: Vec<Mutex<Option<Connection>>>,
+    /// Round-robin start for a wait when every slot is busy.
+    next: AtomicUsize,
+    /// Set when a read-only connection could not be opened: reads use the main connection.
+    unavailable: AtomicBool,
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Db").field("path", &self.inner.path).finish_non_exhaustive()
     }
 }
 
@@ -193,14 +288,46 @@ impl Db {
 
     /// The database file, `None` for an in-memory database.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref().map(PathBuf::as_path)
+        self.inner.path.as_deref()
     }
 
-    /// Runs `f` on the connection (autocommit: each statement is its own transaction). Use this for
-    /// reads and single-statement writes; read-modify-write sequences belong in [`Db::with_tx`].
+    /// Runs `f` on the read-write connection (autocommit: each statement is its own transaction).
+    /// Use this for single-statement writes and for reads that must see this connection's state;
+    /// read-modify-write sequences belong in [`Db::with_tx`], and reads that must not wait behind
+    /// writes (the gallery's pages and counts) in [`Db::read`].
     pub fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let conn = self.lock();
         f(&conn).map_err(|e| classify(self.path(), e))
+    }
+
+    /// Runs `f` on a read-only connection: a free one, else (every one busy) the next in turn as
+    /// soon as it is free. It never waits for the read-write connection, so a write transaction
+    /// in progress (a job saving an image, a reconcile batch) or a slow read elsewhere does not
+    /// delay it; it sees what was committed when its statement (or its transaction) began.
+    /// Writing fails (`SQLITE_READONLY`). In-memory databases, and files for which a read-only
+    /// connection cannot be opened, run `f` on the read-write connection instead.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let readers = &self.inner.readers;
+        let Some(path) = self.path().filter(|_| !readers.slots.is_empty()) else {
+            return self.with(f);
+        };
+        if readers.unavailable.load(Ordering::Relaxed) {
+            return self.with(f);
+        }
+        let mut slot = readers.acquire();
+        if slot.is_none() {
+            match open_reader(path) {
+                Ok(conn) => *slot = Some(conn),
+                Err(e) => {
+                    readers.unavailable.store(true, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "no read-only database connection; reading on the main one");
+                    drop(slot);
+                    return self.with(f);
+                }
+            }
+        }
+        let conn = slot.as_ref().expect("BUG: the read-only connection was opened above");
+        f(conn).map_err(|e| classify(Some(path), e))
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction (the write lock is taken at the start, waiting up
@@ -258,7 +385,7 @@ impl Db {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no open transaction behind (`Transaction` rolls
         // back on drop), so the connection is still usable.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// `checked`: [`preflight`] already ran the integrity check.
@@ -283,7 +410,14 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", true).map_err(c)?;
         conn.pragma_update(None, "cache_size", -16_000).map_err(c)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(c)?;
-        let db = Db { conn: Arc::new(Mutex::new(conn)), path: path.map(|p| Arc::new(p.to_path_buf())) };
+        let slots = if path.is_some() { READERS } else { 0 };
+        let readers = Readers {
+            slots: (0..slots).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+            unavailable: AtomicBool::new(false),
+        };
+        let inner = Inner { readers, conn: Mutex::new(conn), path: path.map(Path::to_path_buf) };
+        let db = Db { inner: Arc::new(inner) };
         db.migrate()?;
         Ok(db)
     }
@@ -299,6 +433,9 @@ impl Db {
                 usize::try_from(current).map_err(|_| corrupt(path.as_deref(), "negative schema version"))?;
             for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
                 tx.execute_batch(sql)?;
+                if i + 1 == 4 {
+                    fill_grams(tx)?;
+                }
                 tracing::info!(version = i + 1, "database migrated");
             }
             if current != SCHEMA_VERSION {
@@ -307,6 +444,36 @@ impl Db {
             Ok(())
         })
     }
+}
+
+impl Readers {
+    /// A free slot (the first free one, so few connections are opened), else waits for the next
+    /// one in turn.
+    fn acquire(&self) -> MutexGuard<'_, Option<Connection>> {
+        for slot in &self.slots {
+            match slot.try_lock() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        // A panic while holding a slot leaves no transaction open (`Transaction` rolls back on
+        // drop), so the connection is still usable.
+        self.slots[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A read-only connection to the (already opened and migrated) database file. Read-only
+/// connections never write, checkpoint or delete anything.
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "cache_size", -READER_CACHE_KIB)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(conn)
 }
 
 /// The checks that must not touch an existing file, done before the read-write connection opens:

@@ -13,10 +13,19 @@
 //! - [`Gallery::list`] pages with a keyset cursor (never OFFSET): pages stay free of duplicates and
 //!   gaps when newer images arrive, and — for Newest/Oldest — when ratings change. For the Rating
 //!   sort, an image whose rating changes while paging moves to its new place (it may be seen twice
-//!   or not at all in that pass). Counts are taken on the first page and carried by the cursor.
+//!   or not at all in that pass). A total, once taken (on the first page, or on the first later
+//!   page that had it for free), is carried by the cursor, so it describes the pass.
+//! - Counting is separable: with [`GalleryQuery::count`] `false` a page never pays for an
+//!   expensive count — its `total` is `None` unless the count came free (no text; at most 2,000
+//!   matches for some text index; every match on this one page) — and [`Gallery::count_matches`]
+//!   counts exactly, with the SQL a counted page uses. A total given is never an estimate.
+//! - Pages and counts read on the database's read-only connections ([`Db::read`]): they never
+//!   wait behind a write transaction (a job saving, a reconcile batch) or a slow count.
 //! - Text search: each whitespace-separated term must occur in the prompt as a substring,
-//!   case-insensitively; terms of 3+ characters use the FTS5 trigram index, 1–2 character terms a
-//!   `LIKE` scan.
+//!   case-insensitively: terms of 3+ characters as the FTS5 trigram index matches them (Unicode
+//!   case folding), 1–2 character terms as SQL `LIKE` does (ASCII case folding), with the
+//!   `images_grams` index (see db.rs) narrowing rare ones to their few candidates. Every write of
+//!   a row or its prompt keeps `images_grams` in step (`db::set_grams`, called in this file).
 //! - [`Gallery::reconcile`] never removes a row whose file still exists, never touches ratings of
 //!   rows it keeps, and does nothing destructive when the gallery folder is missing or empty
 //!   (e.g. an unmounted drive).
@@ -35,7 +44,7 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, Transaction, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Db, from_ms, now_ms, to_ms};
+use crate::db::{Db, from_ms, now_ms, set_grams, to_ms};
 use crate::metadata::ImageMeta;
 use crate::views::TaskSettingsView;
 use crate::{Error, Result, files, thumbs};
@@ -52,10 +61,15 @@ pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
 /// a few hundred matches sorting is cheaper).
 const DENSE_MATCHES: i64 = 2_000;
 
-/// How many of the first images (in page order) a 1–2 character search probes for a full first
-/// page before it falls back to one pass over the table (~2 ms; a term in at least one prompt
-/// in ten finds its page there).
+/// How many of the next images (in page order) a common 1–2 character term is tested against
+/// for a full page before the sort index is walked (~2 ms; a term in at least one prompt in 40
+/// finds a page of 48 there).
 const SHORT_TERM_PROBE: i64 = 2_000;
+
+/// `images_grams` candidates are counted up to this many: enough to tell a sparse match (at most
+/// [`DENSE_MATCHES`]) from a dense one for a page, and, for an exact count, whether a row lookup
+/// per candidate (below this) beats one pass over the table (~0.6 ms to count at 100,000 images).
+const GRAMS_COUNT_CAP: i64 = 20_000;
 
 /// New files indexed per write transaction during reconcile (keeps the write lock short so the
 /// runner is never blocked for long).
@@ -163,6 +177,11 @@ pub struct GalleryQuery {
     pub limit: u32,
     /// `next_cursor` of the previous page; `None` for the first page.
     pub cursor: Option<String>,
+    /// `true` (the default): the page's total is always counted. `false`: only when it comes free
+    /// (see the module header) — else [`ImagePage::total`] is `None` (in the UI's view,
+    /// `counted: false`) and [`Gallery::count_matches`] counts. The UI asks for its pages this
+    /// way, so a keystroke never waits for a count.
+    pub count: bool,
 }
 
 impl Default for GalleryQuery {
@@ -180,6 +199,7 @@ impl Default for GalleryQuery {
             sort: SortOrder::Newest,
             limit: DEFAULT_PAGE,
             cursor: None,
+            count: true,
         }
     }
 }
@@ -193,8 +213,10 @@ pub struct ImagePage {
     /// Pass back as `cursor` for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
     /// Images matching the filters, counted when the pass began (the first page) and carried by
-    /// the cursor, so it describes the pass the pages belong to.
-    pub total: u64,
+    /// the cursor, so it describes the pass the pages belong to. `None`: not counted (the query
+    /// said `count: false` and counting would have cost more than the page); see
+    /// [`Gallery::count_matches`].
+    pub total: Option<u64>,
 }
 
 /// What [`Gallery::reconcile`] / [`Gallery::rebuild`] did.
@@ -380,14 +402,18 @@ impl Gallery {
 
     /// One page of images matching `q`, in `q.sort` order, after `q.cursor`.
     /// [`Error::InvalidInput`] for a malformed cursor, a cursor of another sort order, or a rating
-    /// above 5. `total` counts all matches (taken on the first page, carried by the cursor).
+    /// above 5. `total` counts all matches (taken on the first page, carried by the cursor); with
+    /// `q.count` false it is `None` unless the count came free (see the module header).
     ///
-    /// Cost at 100,000 images (debug build, loaded 2-core machine): first page ≤ 1 ms without
-    /// text, 1–7 ms for a trigram search, ≤ 30 ms with text and every filter combined; later
-    /// pages ≤ 9 ms (see the `scale_100k_images` test). A 1–2 character term has no index: a
-    /// common one finds its first page among the newest 2,000 images and counts with one scan;
-    /// a rare one takes one sequential pass over the table for the page and the exact count
-    /// together (each ~20 ms in release at 100,000 images; BENCHMARKS.md figure 4).
+    /// Plans (each text index is first counted up to 2,001): no text walks the sort index (or a
+    /// filter's); text with at most 2,000 matches for some index starts from those and sorts
+    /// them; commoner text tests the next 2,000 images in page order (a trigram term only in
+    /// their rowid range of its posting list) and, when those hold less than a page, walks the
+    /// sort index probing the whole match set. Cost at 100,000 images (release, a 48-image page
+    /// without a count; BENCHMARKS.md figure 4): p50 1–5 ms, p95 under 11 ms for 1, 2 and 3+
+    /// character terms, with or without filters. What `count: false` leaves out costs more: a
+    /// common 1–2 character term is counted by one pass over the table (~20 ms), a common
+    /// trigram term by reading its posting list (1–7 ms), more with other filters.
     pub fn list(&self, q: &GalleryQuery) -> Result<ImagePage> {
         let limit = match q.limit {
             0 => DEFAULT_PAGE,
@@ -395,117 +421,55 @@ impl Gallery {
         };
         let filter = Filter::build(q)?;
         let cursor = q.cursor.as_deref().map(|c| Cursor::decode(c, q.sort)).transpose()?;
-
-        let (order, after) = match q.sort {
-            SortOrder::Newest => ("created_at DESC, id DESC", "(created_at, id) < (?, ?)"),
-            SortOrder::Oldest => ("created_at ASC, id ASC", "(created_at, id) > (?, ?)"),
-            SortOrder::Rating => {
-                ("rating DESC, created_at DESC, id DESC", "(rating, created_at, id) < (?, ?, ?)")
-            }
-        };
         let fingerprint = filter.fingerprint();
-        // Later pages reuse the first page's counts when the filters are the same.
-        let carried = cursor.as_ref().filter(|c| c.fingerprint == fingerprint).map(|c| (c.total, c.matches));
+        // Later pages reuse the counts the pass took, when the filters are the same.
+        let carried = cursor.as_ref().filter(|c| c.fingerprint == fingerprint);
+        let carried = Carried {
+            total: carried.and_then(|c| (c.total >= 0).then_some(c.total)),
+            matches: carried.and_then(|c| (c.matches >= 0).then_some(c.matches)),
+        };
+        let plan = PagePlan { q, filter: &filter, cursor: cursor.as_ref(), limit, carried };
 
-        let (mut items, total, fts_count) = self.db.with(|c| {
-            // One read transaction: the page and the total see the same snapshot.
+        // One read transaction on a read-only connection: the page and its counts see the same
+        // snapshot, and no writer holds them up.
+        let listed = self.db.read(|c| {
             let tx = c.unchecked_transaction()?;
-            let fts_count: Option<i64> = match (&filter.fts, carried) {
-                (Some(_), Some((_, matches))) if matches >= 0 => Some(matches),
-                (Some(expr), _) => Some(
-                    tx.prepare_cached("SELECT COUNT(*) FROM images_fts WHERE images_fts MATCH ?1")?
-                        .query_row([expr], |r| r.get(0))?,
-                ),
-                (None, _) => None,
-            };
-            if fts_count == Some(0) {
-                return Ok((Vec::new(), 0, fts_count));
-            }
-            // Many matches: walk the sort index and probe the match set (stops after one page).
-            // Few matches: start from the matches and sort them.
-            let dense = fts_count.is_some_and(|n| n > DENSE_MATCHES);
-            let (clauses, args) = filter.sql(dense);
-
-            // 1–2 character terms (unless a sparse FTS term drives the query): one sequential pass
-            // over the table counts every match and keeps the page. Walking the sort index instead
-            // costs a row lookup per image (twice a table scan when matches are rare) and the count
-            // would be a second full scan. Later pages of a large result walk the sort index from
-            // the cursor, which finds a page of dense matches quickly.
-            let scan = filter.short_terms
-                && fts_count.is_none_or(|n| n > DENSE_MATCHES)
-                && carried.is_none_or(|(total, _)| total <= DENSE_MATCHES);
-            if scan {
-                // A first page of a common term is found among the newest few thousand images:
-                // then the page is that probe's, and the count a scan that returns no rows.
-                if cursor.is_none() {
-                    let mut probe_where = clauses.clone();
-                    probe_where.push(format!("id IN (SELECT id FROM images ORDER BY {order} LIMIT ?)"));
-                    let mut probe_args = args.clone();
-                    probe_args.push(Value::Integer(SHORT_TERM_PROBE));
-                    probe_args.push(Value::Integer(i64::from(limit) + 1));
-                    let sql = format!(
-                        "SELECT {COLUMNS} FROM images{} ORDER BY {order} LIMIT ?",
-                        where_sql(&probe_where)
-                    );
-                    let items: Vec<ImageRecord> = tx
-                        .prepare_cached(&sql)?
-                        .query_map(params_from_iter(probe_args), record_from_row)?
-                        .collect::<rusqlite::Result<_>>()?;
-                    if items.len() > limit as usize {
-                        let count_sql = format!("SELECT COUNT(*) FROM images{}", where_sql(&clauses));
-                        let total: i64 =
-                            tx.prepare_cached(&count_sql)?.query_row(params_from_iter(args), |r| r.get(0))?;
-                        tx.commit()?;
-                        return Ok((items, total, fts_count));
-                    }
-                }
-                let keep = limit as usize + 1;
-                let (items, count) = scan_matches(&tx, &clauses, &args, q.sort, cursor.as_ref(), keep)?;
-                tx.commit()?;
-                return Ok((items, carried.map_or(count, |(total, _)| total), fts_count));
-            }
-
-            let mut page_where = clauses.clone();
-            let mut page_args = args.clone();
-            if let Some(c) = &cursor {
-                page_where.push(after.to_string());
-                if q.sort == SortOrder::Rating {
-                    page_args.push(Value::Integer(i64::from(c.rating)));
-                }
-                page_args.push(Value::Integer(c.created_ms));
-                page_args.push(Value::Integer(c.id));
-            }
-            page_args.push(Value::Integer(i64::from(limit) + 1));
-            let page_sql =
-                format!("SELECT {COLUMNS} FROM images{} ORDER BY {order} LIMIT ?", where_sql(&page_where));
-            let items: Vec<ImageRecord> = tx
-                .prepare_cached(&page_sql)?
-                .query_map(params_from_iter(page_args), record_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-
-            let total = match (carried, fts_count) {
-                (Some((total, _)), _) => total,
-                // Text is the only filter: the FTS index counts by itself.
-                (None, Some(n)) if filter.clauses.is_empty() => n,
-                _ => {
-                    let count_sql = format!("SELECT COUNT(*) FROM images{}", where_sql(&clauses));
-                    tx.prepare_cached(&count_sql)?.query_row(params_from_iter(args), |r| r.get(0))?
-                }
-            };
+            let listed = plan.run(&tx)?;
             tx.commit()?;
-            Ok((items, total, fts_count))
+            Ok(listed)
         })?;
+        let Listed { mut items, total, fts_count } = listed;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|last| {
                 let mut c = Cursor::from_record(q.sort, last);
-                (c.total, c.matches, c.fingerprint) = (total, fts_count.unwrap_or(-1), fingerprint);
+                (c.total, c.matches, c.fingerprint) =
+                    (total.unwrap_or(-1), fts_count.unwrap_or(-1), fingerprint);
                 c.encode()
             })
         } else {
             None
         };
-        Ok(ImagePage { items, next_cursor, total: u64::try_from(total).unwrap_or(0) })
+        let total = total.map(|n| u64::try_from(n).unwrap_or(0));
+        Ok(ImagePage { items, next_cursor, total })
+    }
+
+    /// The exact number of images matching `q`'s filters (its cursor, limit, sort and `count` are
+    /// ignored), counted now on a read-only connection, with the SQL a counted first page uses —
+    /// so it equals that page's `total` on the same data. Costs at 100,000 images: free without
+    /// text (index ranges) or for text of 3+ character terms alone (the trigram index counts);
+    /// a walk of the date index for a dense trigram term with other filters (~10–30 ms); one
+    /// sequential pass over the table for a 1–2 character term (~20 ms).
+    pub fn count_matches(&self, q: &GalleryQuery) -> Result<u64> {
+        let filter = Filter::build(q)?;
+        let n = self.db.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let counts = TextCounts::take(&tx, &filter, None, GRAMS_COUNT_CAP)?;
+            let n = filter.count(&tx, &counts)?;
+            tx.commit()?;
+            Ok(n)
+        })?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Sets the rating (0–5, else [`Error::InvalidInput`]) of every image in `ids`, in one
@@ -670,6 +634,7 @@ impl Gallery {
                     r.source_image_id,
                     task_json(r.task.as_ref())
                 ])?;
+                set_grams(tx, r.id, &r.prompt, false)?;
             }
             Ok(())
         })
@@ -851,6 +816,7 @@ impl Gallery {
             tx.execute("DELETE FROM images", [])?;
             // Re-derive the FTS index from scratch in case it was damaged.
             tx.execute("INSERT INTO images_fts(images_fts) VALUES ('rebuild')", [])?;
+            tx.execute("INSERT INTO images_grams(images_grams) VALUES ('delete-all')", [])?;
             Ok(kept)
         })?;
         let report = self.reconcile()?;
@@ -1087,6 +1053,7 @@ fn refresh_row(
                 task_json(meta.task_settings.as_ref())
             ],
         )?;
+        set_grams(tx, id, &meta.prompt, true)?;
     }
     Ok(1)
 }
@@ -1134,6 +1101,7 @@ fn insert_tx(tx: &Transaction, img: &NewImage, mtime: Option<i64>) -> Result<(i6
         )
         .optional()?;
     if let Some(id) = inserted {
+        set_grams(tx, id, &m.prompt, false)?;
         return Ok((id, true));
     }
     let by_task: Option<i64> = match task_id {
@@ -1237,13 +1205,101 @@ fn walk_gallery(root: &Path, failed: &mut Vec<String>) -> Vec<DiskFile> {
 
 /// The WHERE clauses and their arguments for a query's filters (not the cursor).
 struct Filter {
-    /// Everything but the FTS match.
+    /// Everything but the index matches: the `LIKE` of each 1–2 character term and the other
+    /// filters.
     clauses: Vec<String>,
     args: Vec<Value>,
-    /// The FTS5 match expression for the 3+ character terms.
+    /// The FTS5 match expression for the 3+ character terms (trigram index, exact).
     fts: Option<String>,
-    /// Some term has 1–2 characters (a `LIKE` clause: no index can serve it).
-    short_terms: bool,
+    /// The FTS5 match expression for the 1–2 character terms (`images_grams`: a superset of the
+    /// `LIKE` matches, which decide).
+    grams: Option<String>,
+}
+
+/// What the text indexes say about a query's text (counted once per page, up to a cap: only
+/// "few or many" matters for a plan, and counting a common term to the end costs milliseconds).
+#[derive(Debug, Clone, Copy)]
+struct TextCounts {
+    /// Prompts matching the 3+ character terms (exact when `fts_exact`, else at least this);
+    /// `None` without such terms.
+    fts: Option<i64>,
+    fts_exact: bool,
+    /// Candidates for the 1–2 character terms (exact when below `grams_cap`); `None` without
+    /// such terms.
+    grams: Option<i64>,
+    grams_cap: i64,
+}
+
+impl TextCounts {
+    /// `fts_known`: an exact trigram count carried by a cursor.
+    fn take(
+        c: &rusqlite::Connection,
+        filter: &Filter,
+        fts_known: Option<i64>,
+        grams_cap: i64,
+    ) -> rusqlite::Result<TextCounts> {
+        let (fts, fts_exact) = match (&filter.fts, fts_known) {
+            (Some(_), Some(n)) => (Some(n), true),
+            (Some(expr), None) => {
+                let n: i64 = c
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM images_fts WHERE images_fts MATCH ?1 LIMIT ?2)",
+                    )?
+                    .query_row(params![expr, DENSE_MATCHES + 1], |r| r.get(0))?;
+                (Some(n), n <= DENSE_MATCHES)
+            }
+            (None, _) => (None, false),
+        };
+        let grams = match &filter.grams {
+            // Nothing can match: no need to look further.
+            Some(_) if fts == Some(0) => Some(0),
+            Some(expr) => Some(
+                c.prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM images_grams WHERE images_grams MATCH ?1 LIMIT ?2)",
+                )?
+                .query_row(params![expr, grams_cap], |r| r.get(0))?,
+            ),
+            None => None,
+        };
+        Ok(TextCounts { fts, fts_exact, grams, grams_cap })
+    }
+
+    /// No image can match.
+    fn none(&self) -> bool {
+        self.fts == Some(0) || self.grams == Some(0)
+    }
+
+    fn fts_dense(&self) -> bool {
+        self.fts.is_some_and(|n| n > DENSE_MATCHES)
+    }
+
+    fn grams_sparse(&self) -> bool {
+        self.grams.is_some_and(|n| n <= DENSE_MATCHES)
+    }
+
+    /// Fewer 1–2 character candidates than `n` (known exactly).
+    fn grams_below(&self, n: i64) -> bool {
+        self.grams.is_some_and(|g| g < n && g < self.grams_cap)
+    }
+
+    /// Text whose matches no index narrows to a few: the page is found by testing the next
+    /// images in page order ([`PagePlan::probe`]).
+    fn dense_text(&self) -> bool {
+        (self.fts.is_some() || self.grams.is_some())
+            && !self.grams_sparse()
+            && self.fts.is_none_or(|n| n > DENSE_MATCHES)
+    }
+}
+
+/// How [`Filter::sql`] uses `images_grams`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grams {
+    /// Not at all (the `LIKE` clauses decide alone).
+    Skip,
+    /// As a match set to start from (few candidates).
+    Drive,
+    /// As a match set probed while walking the sort index (many candidates).
+    Probe,
 }
 
 impl Filter {
@@ -1251,20 +1307,24 @@ impl Filter {
         let mut clauses = Vec::new();
         let mut args = Vec::new();
         let mut fts = None;
-        let mut short_terms = false;
+        let mut grams = None;
         if let Some(text) = q.text.as_deref() {
             let mut fts_terms = Vec::new();
+            let mut gram_terms = Vec::new();
             for term in text.split_whitespace() {
                 if term.chars().count() >= 3 {
                     fts_terms.push(format!("prompt : \"{}\"", term.replace('"', "\"\"")));
                 } else {
                     clauses.push("prompt LIKE ? ESCAPE '\\'".to_string());
                     args.push(Value::Text(format!("%{}%", escape_like(term))));
-                    short_terms = true;
+                    gram_terms.push(format!("\"{}\"", crate::db::gram_token(term).replace('"', "\"\"")));
                 }
             }
             if !fts_terms.is_empty() {
                 fts = Some(fts_terms.join(" AND "));
+            }
+            if !gram_terms.is_empty() {
+                grams = Some(gram_terms.join(" AND "));
             }
         }
         if let Some(model) = q.model.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
@@ -1309,7 +1369,7 @@ impl Filter {
             clauses.push("height = ?".to_string());
             args.push(Value::Integer(i64::from(h)));
         }
-        Ok(Filter { clauses, args, fts, short_terms })
+        Ok(Filter { clauses, args, fts, grams })
     }
 
     /// A short hash identifying these filters (to tell whether a cursor's counts still apply).
@@ -1318,11 +1378,13 @@ impl Filter {
         blake3::hash(text.as_bytes()).to_hex()[..16].to_string()
     }
 
-    /// All clauses and arguments. `dense`: the match set is large, so keep SQLite from driving
-    /// the query by it or by the model/rating/favourite indexes (a unary `+` disables an index
-    /// for that term): the sort index leads, and `images_created` covers every filter column, so
-    /// a count is one index scan plus a probe of the match set. Clauses mark such columns `~`.
-    fn sql(&self, dense: bool) -> (Vec<String>, Vec<Value>) {
+    /// All clauses and arguments. With a dense trigram match, keep SQLite from driving the query
+    /// by it or by the model/rating/favourite indexes (a unary `+` disables an index for that
+    /// term): the sort index leads, and `images_created` covers every filter column, so a count
+    /// is one index scan plus a probe of the match set. Clauses mark such columns `~`. `grams`
+    /// says how the 1–2 character terms' index takes part.
+    fn sql(&self, counts: &TextCounts, grams: Grams) -> (Vec<String>, Vec<Value>) {
+        let dense = counts.fts_dense();
         let plus = if dense { "+" } else { "" };
         let mut clauses: Vec<String> = self.clauses.iter().map(|c| c.replace('~', plus)).collect();
         let mut args = self.args.clone();
@@ -1331,58 +1393,205 @@ impl Filter {
             clauses.push(format!("{id} IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ?)"));
             args.push(Value::Text(expr.clone()));
         }
+        if let Some(expr) = &self.grams {
+            let id = match grams {
+                Grams::Skip => None,
+                Grams::Drive => Some("id"),
+                Grams::Probe => Some("+id"),
+            };
+            if let Some(id) = id {
+                clauses.push(format!("{id} IN (SELECT rowid FROM images_grams WHERE images_grams MATCH ?)"));
+                args.push(Value::Text(expr.clone()));
+            }
+        }
         (clauses, args)
+    }
+
+    /// Every match. [`Gallery::list`] and [`Gallery::count_matches`] both count here.
+    fn count(&self, c: &rusqlite::Connection, counts: &TextCounts) -> rusqlite::Result<i64> {
+        if counts.none() {
+            return Ok(0);
+        }
+        // Text of 3+ character terms is the only filter: the FTS index counts by itself.
+        if let (Some(n), Some(expr), true) = (counts.fts, &self.fts, self.clauses.is_empty()) {
+            return if counts.fts_exact { Ok(n) } else { fts_matches(c, expr) };
+        }
+        // 1–2 character terms: start from their candidates while there are few enough; with
+        // more, one pass over the table is cheaper than a row lookup per candidate.
+        let grams = if counts.grams_below(GRAMS_COUNT_CAP) { Grams::Drive } else { Grams::Skip };
+        let (clauses, args) = self.sql(counts, grams);
+        count_where(c, &clauses, &args)
+    }
+
+    /// Whether [`Filter::count`] costs about as little as a page: no text (index ranges over the
+    /// filter columns) or a sparse index match (at most [`DENSE_MATCHES`] rows probed, or that
+    /// many trigram matches counted). Not: common terms (counting a common trigram term reads
+    /// its whole posting list, ~1–7 ms; a common 1–2 character term a pass over the table or a
+    /// row lookup per candidate; with other filters a walk of the date index).
+    fn count_is_cheap(&self, counts: &TextCounts) -> bool {
+        match (counts.fts, counts.grams) {
+            (None, None) => true,
+            _ if counts.none() => true,
+            (fts, grams) => {
+                fts.is_some_and(|n| n <= DENSE_MATCHES) || grams.is_some_and(|n| n <= DENSE_MATCHES)
+            }
+        }
     }
 }
 
-/// One pass over the table (no index: sequential reads, the cheapest way to test every prompt)
-/// for `clauses`: counts every match and keeps the first `keep` in `sort` order that come after
-/// `cursor`, returned as full rows in page order. The sort keys are compared in Rust exactly as
-/// the `ORDER BY` of [`Gallery::list`] orders them (all are `NOT NULL` integers).
-fn scan_matches(
-    tx: &Transaction,
-    clauses: &[String],
-    args: &[Value],
-    sort: SortOrder,
-    cursor: Option<&Cursor>,
-    keep: usize,
-) -> rusqlite::Result<(Vec<ImageRecord>, i64)> {
-    // Page order as an ascending key (`!x` reverses an integer's order without overflow).
-    let key = |rating: i64, created: i64, id: i64| match sort {
-        SortOrder::Newest => (0, !created, !id),
-        SortOrder::Oldest => (0, created, id),
-        SortOrder::Rating => (!rating, !created, !id),
-    };
-    let after = cursor.map(|c| key(i64::from(c.rating), c.created_ms, c.id));
-    let sql = format!("SELECT rating, created_at, id FROM images NOT INDEXED{}", where_sql(clauses));
-    let mut stmt = tx.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(args))?;
-    // The `keep` smallest keys seen so far; the largest of them on top.
-    let mut best: std::collections::BinaryHeap<((i64, i64, i64), i64)> =
-        std::collections::BinaryHeap::with_capacity(keep + 1);
-    let mut count = 0i64;
-    while let Some(r) = rows.next()? {
-        count += 1;
-        let id: i64 = r.get(2)?;
-        let k = key(r.get(0)?, r.get(1)?, id);
-        if after.is_some_and(|a| k <= a) {
-            continue;
+/// Counts a pass already took, carried by its cursor.
+#[derive(Debug, Clone, Copy)]
+struct Carried {
+    /// All matches.
+    total: Option<i64>,
+    /// Trigram index matches (3+ character terms).
+    matches: Option<i64>,
+}
+
+/// A page as [`PagePlan::run`] found it: up to `limit + 1` items (one more means more pages).
+struct Listed {
+    items: Vec<ImageRecord>,
+    total: Option<i64>,
+    fts_count: Option<i64>,
+}
+
+/// How [`Gallery::list`] finds one page.
+struct PagePlan<'a> {
+    q: &'a GalleryQuery,
+    filter: &'a Filter,
+    cursor: Option<&'a Cursor>,
+    limit: u32,
+    carried: Carried,
+}
+
+impl PagePlan<'_> {
+    fn run(&self, tx: &Transaction) -> rusqlite::Result<Listed> {
+        let filter = self.filter;
+        // Asked to count: count the 1–2 character candidates far enough to choose how to count.
+        let grams_cap =
+            if self.q.count && self.carried.total.is_none() { GRAMS_COUNT_CAP } else { DENSE_MATCHES + 1 };
+        let counts = TextCounts::take(tx, filter, self.carried.matches, grams_cap)?;
+        let fts_count = counts.fts.filter(|_| counts.fts_exact);
+        let listed = |items, total| Ok(Listed { items, total, fts_count });
+        if counts.none() {
+            return listed(Vec::new(), Some(0));
         }
-        if best.len() < keep {
-            best.push((k, id));
-        } else if best.peek().is_some_and(|top| (k, id) < *top) {
-            best.pop();
-            best.push((k, id));
+        let keep = self.limit as usize + 1;
+        let total = |items: &Vec<ImageRecord>| -> rusqlite::Result<Option<i64>> {
+            Ok(match self.carried.total {
+                Some(total) => Some(total),
+                // The whole result fits on this first page.
+                None if self.cursor.is_none() && items.len() < keep => Some(items.len() as i64),
+                None if self.q.count || filter.count_is_cheap(&counts) => Some(filter.count(tx, &counts)?),
+                None => None,
+            })
+        };
+
+        if counts.dense_text() {
+            // A common term: its page is among the next few thousand images in page order.
+            let items = self.probe(tx)?;
+            if items.len() >= keep {
+                let total = total(&items)?;
+                return listed(items, total);
+            }
+            // Rarer there (an older term, or narrowed by other filters): walk the sort index,
+            // probing the whole match set.
+            let grams = if filter.grams.is_some() { Grams::Probe } else { Grams::Skip };
+            let (clauses, args) = filter.sql(&counts, grams);
+            let items = self.walk(tx, &clauses, &args)?;
+            let total = total(&items)?;
+            return listed(items, total);
+        }
+        // Few matches for some index: start from them and sort them (SQLite picks the smaller
+        // set when both indexes have few); no text: the sort index (or a filter's) leads.
+        let grams = if counts.grams_sparse() { Grams::Drive } else { Grams::Skip };
+        let (clauses, args) = filter.sql(&counts, grams);
+        let items = self.walk(tx, &clauses, &args)?;
+        let total = total(&items)?;
+        listed(items, total)
+    }
+
+    /// The first `limit + 1` matches among the next [`SHORT_TERM_PROBE`] images in page order
+    /// (after the cursor): exactly the page when that many are found there. Those images lead
+    /// the query; a trigram match is looked up only in their rowid range (a short stretch of
+    /// each posting list, however common the term), 1–2 character terms by `LIKE`.
+    fn probe(&self, tx: &Transaction) -> rusqlite::Result<Vec<ImageRecord>> {
+        let (order, after) = order_sql(self.q.sort);
+        let inner_where = if self.cursor.is_some() { format!(" WHERE {after}") } else { String::new() };
+        let mut args = self.cursor_args();
+        args.push(Value::Integer(SHORT_TERM_PROBE));
+        let mut clauses: Vec<String> = self.filter.clauses.iter().map(|c| c.replace('~', "+")).collect();
+        args.extend(self.filter.args.iter().cloned());
+        if let Some(expr) = &self.filter.fts {
+            clauses.push(
+                "id IN (SELECT rowid FROM images_fts WHERE images_fts MATCH ? \
+                 AND rowid BETWEEN (SELECT min(wid) FROM w) AND (SELECT max(wid) FROM w))"
+                    .to_string(),
+            );
+            args.push(Value::Text(expr.clone()));
+        }
+        args.push(Value::Integer(i64::from(self.limit) + 1));
+        let sql = format!(
+            "WITH w(wid) AS MATERIALIZED (SELECT id FROM images{inner_where} ORDER BY {order} LIMIT ?) \
+             SELECT {COLUMNS} FROM w CROSS JOIN images ON images.id = w.wid{} ORDER BY {order} LIMIT ?",
+            where_sql(&clauses)
+        );
+        tx.prepare_cached(&sql)?.query_map(params_from_iter(args), record_from_row)?.collect()
+    }
+
+    /// The page by the query planner: an index in sort order walked from the cursor, or a
+    /// sparse index match sorted.
+    fn walk(
+        &self,
+        tx: &Transaction,
+        clauses: &[String],
+        args: &[Value],
+    ) -> rusqlite::Result<Vec<ImageRecord>> {
+        let (order, after) = order_sql(self.q.sort);
+        let mut page_where = clauses.to_vec();
+        let mut page_args = args.to_vec();
+        if self.cursor.is_some() {
+            page_where.push(after.to_string());
+            page_args.extend(self.cursor_args());
+        }
+        page_args.push(Value::Integer(i64::from(self.limit) + 1));
+        let sql = format!("SELECT {COLUMNS} FROM images{} ORDER BY {order} LIMIT ?", where_sql(&page_where));
+        tx.prepare_cached(&sql)?.query_map(params_from_iter(page_args), record_from_row)?.collect()
+    }
+
+    /// The arguments of [`order_sql`]'s "after the cursor" clause (none without a cursor).
+    fn cursor_args(&self) -> Vec<Value> {
+        let Some(c) = self.cursor else { return Vec::new() };
+        let mut out = Vec::with_capacity(3);
+        if self.q.sort == SortOrder::Rating {
+            out.push(Value::Integer(i64::from(c.rating)));
+        }
+        out.push(Value::Integer(c.created_ms));
+        out.push(Value::Integer(c.id));
+        out
+    }
+}
+
+/// `ORDER BY` of a sort, and its "after the cursor" condition.
+fn order_sql(sort: SortOrder) -> (&'static str, &'static str) {
+    match sort {
+        SortOrder::Newest => ("created_at DESC, id DESC", "(created_at, id) < (?, ?)"),
+        SortOrder::Oldest => ("created_at ASC, id ASC", "(created_at, id) > (?, ?)"),
+        SortOrder::Rating => {
+            ("rating DESC, created_at DESC, id DESC", "(rating, created_at, id) < (?, ?, ?)")
         }
     }
-    drop(rows);
-    let mut get = tx.prepare_cached(&format!("SELECT {COLUMNS} FROM images WHERE id = ?1"))?;
-    let items = best
-        .into_sorted_vec()
-        .into_iter()
-        .map(|(_, id)| get.query_row([id], record_from_row))
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok((items, count))
+}
+
+/// Prompts the trigram index matches (3+ character terms).
+fn fts_matches(c: &rusqlite::Connection, expr: &str) -> rusqlite::Result<i64> {
+    c.prepare_cached("SELECT COUNT(*) FROM images_fts WHERE images_fts MATCH ?1")?
+        .query_row([expr], |r| r.get(0))
+}
+
+fn count_where(c: &rusqlite::Connection, clauses: &[String], args: &[Value]) -> rusqlite::Result<i64> {
+    let sql = format!("SELECT COUNT(*) FROM images{}", where_sql(clauses));
+    c.prepare_cached(&sql)?.query_row(params_from_iter(args), |r| r.get(0))
 }
 
 fn where_sql(clauses: &[String]) -> String {

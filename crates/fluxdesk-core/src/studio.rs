@@ -75,8 +75,9 @@ pub struct StudioOptions {
     pub demo: DemoChoice,
     /// None = the JSON settings file in FLUXDESK_HOME.
     pub settings_backend: Option<Arc<dyn SettingsBackend>>,
-    /// Reconcile the gallery, fill missing thumbnails and resume unfinished tasks in the
-    /// background right after opening (the app: true; the CLI resumes explicitly).
+    /// Resume unfinished tasks in the background right after opening, then (after
+    /// [`UPKEEP_DELAY`]) reconcile the gallery and fill missing thumbnails (the app: true; the CLI
+    /// resumes explicitly).
     pub resume_on_open: bool,
 }
 
@@ -87,7 +88,13 @@ pub struct StudioOptions {
 pub struct ImagePageView {
     pub items: Vec<ImageView>,
     pub next_cursor: Option<String>,
+    /// With `counted`: the images matching the query (the pass's count). Without: not counted
+    /// (the query said `count: false`; ask `count_images`), and this is only a lower bound — the
+    /// images on this page.
     pub total: u64,
+    /// Whether `total` is the exact count. Always true for queries with `count: true` (the
+    /// default).
+    pub counted: bool,
 }
 
 /// The most images one generate request may queue (each is its own paid task); also the most
@@ -158,6 +165,11 @@ struct Inner {
     key_status: Mutex<Option<KeyStatus>>,
 }
 
+/// How long after opening (with `resume_on_open`) the gallery is reconciled with its folder and
+/// missing thumbnails are made: after the first screen's page and thumbnails are served (~0.1 s),
+/// with room for a slow start. Resuming unfinished tasks does not wait.
+const UPKEEP_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Studio {
     /// Opens the studio: paths, settings, database, and the backend (PiAPI or demo).
     pub async fn open(opts: StudioOptions) -> Result<Studio> {
@@ -195,6 +207,14 @@ impl Studio {
         if opts.resume_on_open {
             let s = studio.clone();
             tokio::spawn(async move {
+                // Paid tasks first: their results are waiting at PiAPI (usually nothing to do).
+                match s.resume().await {
+                    Ok(r) => tracing::info!(?r, "resume finished"),
+                    Err(e) => tracing::warn!("resume failed: {e}"),
+                }
+                // Reconcile walks the whole gallery folder (seconds at 100,000 files): it waits
+                // until the first screen has had its page and thumbnails, so it never slows them.
+                tokio::time::sleep(UPKEEP_DELAY).await;
                 if let Err(e) = s.reconcile().await {
                     tracing::warn!("gallery reconcile failed: {e}");
                 }
@@ -204,10 +224,6 @@ impl Studio {
                     Ok(0) => {}
                     Ok(made) => tracing::info!(made, "made missing thumbnails"),
                     Err(e) => tracing::warn!("missing thumbnails could not be made: {e}"),
-                }
-                match s.resume().await {
-                    Ok(r) => tracing::info!(?r, "resume finished"),
-                    Err(e) => tracing::warn!("resume failed: {e}"),
                 }
             });
         }
@@ -837,14 +853,22 @@ impl Studio {
         })
     }
 
+    /// One page of the gallery (see [`Gallery::list`]), as the UI shows it.
     pub fn list_images(&self, q: &GalleryQuery) -> Result<ImagePageView> {
         let gallery = self.gallery();
         let page = gallery.list(q)?;
         Ok(ImagePageView {
             items: page.items.iter().map(|r| runner::image_view(&gallery, r)).collect(),
             next_cursor: page.next_cursor,
-            total: page.total,
+            total: page.total.unwrap_or(page.items.len() as u64),
+            counted: page.total.is_some(),
         })
+    }
+
+    /// The exact number of images matching `q` (see [`Gallery::count_matches`]): the count a
+    /// page asked for with `count: false` left out.
+    pub fn count_images(&self, q: &GalleryQuery) -> Result<u64> {
+        self.gallery().count_matches(q)
     }
 
     pub fn get_image(&self, id: i64) -> Result<ImageView> {

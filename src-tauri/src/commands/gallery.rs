@@ -1,6 +1,6 @@
-//! The gallery: listing, details, rating, favourites, deleting (to the OS trash, undoable),
-//! importing files and folders, reusing an image's settings ("Use settings", "Vary"), and
-//! revealing a file or the gallery folder in the system file manager.
+//! The gallery: listing and counting, details, rating, favourites, deleting (to the OS trash,
+//! undoable), importing files and folders, reusing an image's settings ("Use settings", "Vary"),
+//! and revealing a file or the gallery folder in the system file manager.
 //!
 //! Contract: image paths in [`ImageView`] are absolute and inside the folders the asset protocol
 //! was allowed to read at startup (or after a settings change). `reveal_image` and `reveal_gallery`
@@ -18,10 +18,20 @@ use tauri::State;
 use crate::error::IpcError;
 use crate::state::{AppState, blocking};
 
+/// One page of the gallery. With `query.count` false the page never waits for an expensive count
+/// (`counted` says whether `total` is exact); `count_images` then counts.
 #[tauri::command]
 #[specta::specta]
 pub async fn list_images(state: State<'_, AppState>, query: GalleryQuery) -> Result<ImagePageView, IpcError> {
     blocking(state.studio()?, move |s| s.list_images(&query)).await
+}
+
+/// The exact number of images matching `query`'s filters (its cursor and limit are ignored). Reads
+/// on a read-only connection, so it never holds up a page query or waits behind a write.
+#[tauri::command]
+#[specta::specta]
+pub async fn count_images(state: State<'_, AppState>, query: GalleryQuery) -> Result<u64, IpcError> {
+    blocking(state.studio()?, move |s| s.count_images(&query)).await
 }
 
 #[tauri::command]

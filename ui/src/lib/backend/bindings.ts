@@ -35,7 +35,16 @@ export const commands = {
 	retryJob: (jobId: number) => __TAURI_INVOKE<number[]>("retry_job", { jobId }),
 	listJobs: () => __TAURI_INVOKE<JobView[]>("list_jobs"),
 	accountInfo: () => __TAURI_INVOKE<AccountView>("account_info"),
+	/**
+	 *  One page of the gallery. With `query.count` false the page never waits for an expensive count
+	 *  (`counted` says whether `total` is exact); `count_images` then counts.
+	 */
 	listImages: (query: GalleryQuery) => __TAURI_INVOKE<ImagePageView>("list_images", { query }),
+	/**
+	 *  The exact number of images matching `query`'s filters (its cursor and limit are ignored). Reads
+	 *  on a read-only connection, so it never holds up a page query or waits behind a write.
+	 */
+	countImages: (query: GalleryQuery) => __TAURI_INVOKE<number>("count_images", { query }),
 	getImage: (id: number) => __TAURI_INVOKE<ImageView>("get_image", { id }),
 	/**  Sets the 0–5 star rating of every image in `ids`. */
 	setRating: (ids: number[], rating: number) => __TAURI_INVOKE<null>("set_rating", { ids, rating }),
@@ -282,6 +291,13 @@ export type GalleryQuery = {
 	limit?: number,
 	/**  `next_cursor` of the previous page; `None` for the first page. */
 	cursor?: string | null,
+	/**
+	 *  `true` (the default): the page's total is always counted. `false`: only when it comes free
+	 *  (see the module header) — else [`ImagePage::total`] is `None` (in the UI's view,
+	 *  `counted: false`) and [`Gallery::count_matches`] counts. The UI asks for its pages this
+	 *  way, so a keystroke never waits for a count.
+	 */
+	count?: boolean,
 };
 
 /**  What the user asked for in Compose (or on the command line). */
@@ -319,7 +335,17 @@ export type GenerateRequest = {
 export type ImagePageView = {
 	items: ImageView[],
 	nextCursor: string | null,
+	/**
+	 *  With `counted`: the images matching the query (the pass's count). Without: not counted
+	 *  (the query said `count: false`; ask `count_images`), and this is only a lower bound — the
+	 *  images on this page.
+	 */
 	total: number,
+	/**
+	 *  Whether `total` is the exact count. Always true for queries with `count: true` (the
+	 *  default).
+	 */
+	counted: boolean,
 };
 
 /**  One gallery image, with absolute paths for the asset protocol. */

@@ -65,6 +65,8 @@ export interface Backend {
   listJobs(): Promise<JobView[]>;
   accountInfo(): Promise<AccountView>;
   listImages(query: GalleryQuery): Promise<ImagePage>;
+  /** The exact number of images matching a query's filters (its cursor and limit are ignored). */
+  countImages(query: GalleryQuery): Promise<number>;
   getImage(id: number): Promise<ImageView>;
   setRating(ids: number[], rating: number): Promise<void>;
   setFavourite(ids: number[], favourite: boolean): Promise<void>;

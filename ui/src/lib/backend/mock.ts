@@ -167,6 +167,8 @@ export class MockBackend implements Backend {
   /** Bumped on every gallery change (invalidates the listImages cache). */
   private version = 0;
   private listCache: { key: string; items: ImageView[] } | null = null;
+  /** Set by `holdCounts`: `countImages` answers wait for it. */
+  private countGate: { promise: Promise<void>; release: () => void } | null = null;
   private keySource: KeySource;
   private settings: Settings;
   private saved: Partial<Settings> = {};
@@ -680,11 +682,39 @@ export class MockBackend implements Backend {
     await this.enter("listImages", [q]);
     const limit = Math.min(1000, q.limit > 0 ? q.limit : 200);
     const all = this.filtered(q);
-    const total = all.length;
     const offset = q.cursor ? Number(q.cursor) || 0 : 0;
     const items = all.slice(offset, offset + limit);
     const next = offset + items.length;
-    return { items: items.map((i) => ({ ...i })), nextCursor: next < total ? String(next) : null, total };
+    const nextCursor = next < all.length ? String(next) : null;
+    // Like the shell: with `count: false` the total is left out when counting would cost more than the page
+    // (a 1–2 character term, or text with other filters), unless the whole result is on this first page.
+    const counted = q.count !== false || !this.countIsExpensive(q) || (offset === 0 && nextCursor == null);
+    return { items: items.map((i) => ({ ...i })), nextCursor, total: counted ? all.length : items.length, counted };
+  }
+
+  async countImages(q: GalleryQuery): Promise<number> {
+    await this.enter("countImages", [q]);
+    while (this.countGate) await this.countGate.promise;
+    return this.filtered(q).length;
+  }
+
+  /** Tests: holds every `countImages` answer until the returned function is called. */
+  holdCounts(): () => void {
+    let release = () => {};
+    const promise = new Promise<void>((r) => (release = r));
+    const gate = { promise, release };
+    this.countGate = gate;
+    return () => {
+      if (this.countGate === gate) this.countGate = null;
+      gate.release();
+    };
+  }
+
+  private countIsExpensive(q: GalleryQuery): boolean {
+    const terms = (q.text ?? "").split(/\s+/).filter(Boolean);
+    if (!terms.length) return false;
+    const filters = q.model != null || q.minRating != null || q.favouritesOnly || q.createdAfter != null || q.createdBefore != null || q.aspect != null || q.width != null || q.height != null;
+    return terms.some((t) => [...t].length < 3) || filters;
   }
 
   /** The whole result list of a query (cached until the gallery changes). */

@@ -75,6 +75,7 @@ export function createTauriBackend(): Backend {
     listJobs: () => call<JobView[]>("list_jobs"),
     accountInfo: () => call<AccountView>("account_info"),
     listImages: (query: GalleryQuery) => call<ImagePage>("list_images", { query }),
+    countImages: (query: GalleryQuery) => call<number>("count_images", { query }),
     getImage: (id) => call<ImageView>("get_image", { id }),
     setRating: (ids, rating) => call<void>("set_rating", { ids, rating }),
     setFavourite: (ids, favourite) => call<void>("set_favourite", { ids, favourite }),

@@ -187,9 +187,18 @@ export type GalleryQuery = {
   aspect?: Aspect | null;
   width?: number | null;
   height?: number | null;
+  /**
+   * true (the default when left out): `total` is always the exact count. false: the page never waits for
+   * an expensive count — `counted` says whether `total` is exact; `countImages` counts separately.
+   */
+  count?: boolean;
 };
 
-export type ImagePage = { items: ImageView[]; nextCursor: string | null; total: number };
+/**
+ * One page of `listImages`. `total` is the exact number of matches when `counted`; otherwise (a query with
+ * `count: false` whose count was not free) it is only a lower bound (this page's images): ask `countImages`.
+ */
+export type ImagePage = { items: ImageView[]; nextCursor: string | null; total: number; counted: boolean };
 
 // ---------- Wave 2: queue, batches, cost (team/WAVE2.md) ----------
 

@@ -1,16 +1,29 @@
-// Gallery: the query (filters, sort), the loaded prefix of the result list (keyset pages), the selection
-// and keyboard focus. Kept outside the component so switching places and coming back restores the same
-// view. Built for 100,000 images: `ids` holds only what was paged in; the grid renders a window of it.
+// Gallery: the query (filters, sort), the loaded prefix of the result list (keyset pages), the result
+// count, the selection and keyboard focus. Kept outside the component so switching places and coming back
+// restores the same view. Built for 100,000 images: `ids` holds only what was paged in; the grid renders a
+// window of it.
+//
+// A keystroke's query goes out at once, and its first page is small (about two screens of tiles) and never
+// waits for an expensive count: the backend includes the count when it is free, else it is asked for
+// separately a moment later (`count` is null meanwhile). Answers carry the sequence number of the query
+// they belong to; a stale page or count (the text or a filter changed since) is dropped.
 
 import { SvelteSet } from "svelte/reactivity";
 import { backend, BackendError, type Aspect, type GalleryQuery, type GallerySort, type ImageView } from "../backend";
 import { images } from "./images.svelte";
 import { modelInfo } from "../util/models";
-import { prepend } from "../util/virtual";
+import { gridLayout, prepend } from "../util/virtual";
 
 /** Page size of a normal scroll page; bigger jumps ask for up to MAX_PAGE at once. */
 export const PAGE_SIZE = 200;
 export const MAX_PAGE = 1000;
+/** The smallest first page (it is about two viewports of tiles, rounded up to whole rows). */
+export const MIN_FIRST_PAGE = 48;
+/**
+ * How long the text must stay unchanged before its count is asked for (a count of a common 1–2 character
+ * term costs a pass over the table, ~20 ms at 100,000 images: not worth it for every keystroke).
+ */
+export const COUNT_DELAY_MS = 120;
 
 export type DatePreset = "all" | "today" | "7d" | "30d" | "custom";
 
@@ -63,7 +76,10 @@ class GalleryStore {
   /** Result ids loaded so far, in result order (a prefix of the full list of `total`). */
   ids: number[] = $state.raw([]);
   nextCursor: string | null = $state(null);
-  total = $state(0);
+  /** The exact number of results, or null while it is being counted (never a guess). */
+  count: number | null = $state(null);
+  /** Counting failed (the list still works; the next query counts again). */
+  countFailed = $state(false);
   loading = $state(false);
   loadedOnce = $state(false);
   error: BackendError | null = $state(null);
@@ -76,9 +92,11 @@ class GalleryStore {
   lead = $state(0);
   /** Scroll position of the grid (kept while the gallery is not on screen). */
   scrollTop = 0;
-  /** The grid's last layout (columns, row pitch), so prepends can be placed while it is not on screen. */
+  /** The grid's last layout (columns, row pitch, viewport height), so prepends can be placed while it is not
+   * on screen and the first page can be sized to the screen. */
   cols = 0;
   rowH = 0;
+  viewportH = 0;
   /** Called (by the grid, when mounted) with the pixels to scroll down after a prepend added rows. */
   onShift: ((px: number) => void) | null = null;
 
@@ -90,11 +108,15 @@ class GalleryStore {
   focusId: number | null = $state(null);
   anchorId: number | null = $state(null);
 
+  /** Sequence number of the current query; answers to older ones are dropped. */
   private seq = 0;
   private inflight: Promise<void> | null = null;
-  /** The search loop in flight (see `search`), and whether the text changed while it ran. */
-  private searching: Promise<void> | null = null;
-  private searchAgain = false;
+  /** The first-page query in flight. */
+  private firstPage: Promise<void> | null = null;
+  private countTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The count request in flight (for query `seq`), and whether the list changed while it ran. */
+  private counting: { seq: number; promise: Promise<number | null> } | null = null;
+  private countStale = false;
 
   terms: string[] = $derived(searchTerms(this.appliedText));
 
@@ -114,8 +136,35 @@ class GalleryStore {
     return [this.favouritesOnly, this.minRating != null, this.model != null, this.aspect != null, this.date !== "all"].filter(Boolean).length;
   }
 
+  /**
+   * The exact number of results, or 0 while it is being counted (`count` is null): "Select all N" and "All N
+   * selected" never show a guess.
+   */
+  get total(): number {
+    return this.count ?? 0;
+  }
+
+  /** How many results the grid lays out and the keyboard reaches: the count when known, else what is loaded. */
+  get extent(): number {
+    return this.count ?? this.ids.length;
+  }
+
   get selectedCount(): number {
     return this.allSelected ? Math.max(0, this.total - this.excluded.size) : this.selected.size;
+  }
+
+  /**
+   * The first page: about two viewports of tiles for the grid's columns (or the window's, before the grid
+   * is laid out), in whole rows, at least MIN_FIRST_PAGE and at most PAGE_SIZE.
+   */
+  firstPageSize(): number {
+    const win = globalThis as { innerWidth?: number; innerHeight?: number };
+    const guess = gridLayout(win.innerWidth || 1024, this.thumb, 0);
+    const cols = this.cols || guess.cols;
+    const rowH = this.rowH || guess.rowH;
+    const rows = Math.ceil((2 * (this.viewportH || win.innerHeight || 768)) / Math.max(1, rowH));
+    const tiles = Math.max(MIN_FIRST_PAGE, cols * rows);
+    return Math.min(PAGE_SIZE, Math.ceil(tiles / cols) * cols);
   }
 
   /** createdAfter (inclusive) / createdBefore (exclusive) for the date filter, as RFC 3339. */
@@ -139,6 +188,7 @@ class GalleryStore {
     }
   }
 
+  /** The query for a page after `cursor`. Pages never ask for an expensive count (see `requestCount`). */
   query(cursor: string | null, limit = PAGE_SIZE): GalleryQuery {
     return {
       text: this.text.trim() || null,
@@ -150,6 +200,7 @@ class GalleryStore {
       cursor,
       ...this.dateBounds(),
       aspect: this.aspect,
+      count: false,
     };
   }
 
@@ -172,28 +223,17 @@ class GalleryStore {
   }
 
   /**
-   * The search text changed: query at once (no debounce). While a first-page query is in flight the
-   * changes coalesce into one follow-up with the latest text, and the stale response is dropped, so
-   * results never paint out of order and a fast typist costs at most one query in flight.
+   * The search text changed: query at once (no debounce, no waiting for a query in flight: that one is stale
+   * now and its answer is dropped when it arrives, so results never paint out of order).
    */
   search(): Promise<void> {
-    if (this.searching) {
-      this.searchAgain = true;
-      this.seq++; // what is in flight is stale now: it must not paint
-      return this.searching;
-    }
-    const run = (async () => {
-      try {
-        do {
-          this.searchAgain = false;
-          await this.reload();
-        } while (this.searchAgain);
-      } finally {
-        this.searching = null;
-      }
-    })();
-    this.searching = run;
-    return run;
+    return this.reload();
+  }
+
+  /** Resolves when the first page of the latest query is in (at once when it already is). */
+  async whenLoaded(): Promise<void> {
+    let guard = 0;
+    while (this.firstPage && guard++ < 100) await this.firstPage;
   }
 
   /** A first page is being requested (or about to be): the gallery need not ask again. */
@@ -204,23 +244,27 @@ class GalleryStore {
   /** Loads the first page again (filters changed, or after an undo). Keeps nothing of the old list. */
   async reload(): Promise<void> {
     const my = ++this.seq;
+    this.cancelCount();
     this.loading = true;
+    const query = this.query(null, this.firstPageSize());
     let run: Promise<void> | null = null;
     run = (async () => {
       try {
         mark("fd:list_images:start");
-        const page = await backend.listImages(this.query(null));
+        const page = await backend.listImages(query);
         mark("fd:list_images:end");
         if (my !== this.seq) return;
         this.ids = page.items.map((im) => images.put(im).id);
         this.nextCursor = page.nextCursor;
-        this.total = page.total;
+        this.count = page.counted || !page.nextCursor ? Math.max(page.total, this.ids.length) : null;
+        this.countFailed = false;
         this.appliedText = this.text.trim();
         this.error = null;
         this.fresh = 0;
         this.lead = 0;
         this.loadedOnce = true;
         if (this.focusId != null && !this.ids.includes(this.focusId)) this.focusId = this.ids[0] ?? null;
+        if (this.count == null) this.requestCount(my, COUNT_DELAY_MS);
       } catch (err) {
         if (my === this.seq) this.error = BackendError.from(err);
       } finally {
@@ -228,10 +272,69 @@ class GalleryStore {
           this.loading = false;
           this.inflight = null;
         } else if (this.inflight === run) this.inflight = null;
+        if (this.firstPage === run) this.firstPage = null;
       }
     })();
     this.inflight = run;
+    this.firstPage = run;
     return run;
+  }
+
+  /**
+   * Asks for the count of query `my` after `delayMs` (if it is still the current query then). Its answer is
+   * dropped when the query changed meanwhile, and asked again when the list changed while it was counted
+   * (an image saved or deleted may or may not be in it).
+   */
+  private requestCount(my: number, delayMs: number): void {
+    if (this.countTimer) clearTimeout(this.countTimer);
+    this.countTimer = setTimeout(() => {
+      this.countTimer = null;
+      void this.fetchCount(my);
+    }, delayMs);
+  }
+
+  private cancelCount(): void {
+    if (this.countTimer) clearTimeout(this.countTimer);
+    this.countTimer = null;
+  }
+
+  private fetchCount(my: number): Promise<number | null> {
+    if (my !== this.seq) return Promise.resolve(null);
+    if (this.count != null) return Promise.resolve(this.count);
+    if (this.counting?.seq === my) return this.counting.promise;
+    this.cancelCount();
+    this.countStale = false;
+    this.countFailed = false;
+    let promise: Promise<number | null> | null = null;
+    promise = (async (): Promise<number | null> => {
+      try {
+        const n = await backend.countImages(this.query(null, 0));
+        if (my !== this.seq) return null;
+        if (this.countStale) {
+          this.counting = null;
+          return this.fetchCount(my);
+        }
+        if (this.count == null) this.count = Math.max(n, this.ids.length);
+        return this.count;
+      } catch {
+        // The list still works without it; the next query counts again.
+        if (my === this.seq) this.countFailed = true;
+        return null;
+      } finally {
+        if (this.counting?.promise === promise) this.counting = null;
+      }
+    })();
+    this.counting = { seq: my, promise };
+    return promise;
+  }
+
+  /** The exact count of the current results: now if known, else as soon as it is (null if the query changes). */
+  async ensureCount(): Promise<number | null> {
+    const my = this.seq;
+    if (this.firstPage) await this.firstPage;
+    if (my !== this.seq) return null;
+    if (this.count != null) return this.count;
+    return this.fetchCount(my);
   }
 
   /** Loads the next page (no-op at the end). Concurrent callers share the request in flight. */
@@ -249,7 +352,10 @@ class GalleryStore {
         const add = page.items.map((im) => images.put(im).id).filter((id) => !seen.has(id));
         this.ids = add.length ? [...this.ids, ...add] : this.ids;
         this.nextCursor = page.nextCursor;
-        this.total = Math.max(page.total, this.ids.length);
+        // A page may carry the count (taken for free); the last page ends the list.
+        if (this.count == null && (page.counted || !page.nextCursor)) {
+          this.count = page.counted ? Math.max(page.total, this.ids.length) : this.ids.length;
+        } else if (this.count != null) this.count = Math.max(this.count, this.ids.length);
         this.error = null;
       } catch (err) {
         if (my === this.seq) this.error = BackendError.from(err);
@@ -310,7 +416,8 @@ class GalleryStore {
     const add = list.filter((im) => !seen.has(im.id)).map((im) => images.put(im).id);
     if (!add.length) return 0;
     this.ids = [...add, ...this.ids];
-    this.total += add.length;
+    if (this.count != null) this.count += add.length;
+    else if (this.counting) this.countStale = true;
     return add.length;
   }
 
@@ -319,7 +426,8 @@ class GalleryStore {
     const before = this.ids.length;
     const focusIndex = this.focusId != null ? this.ids.indexOf(this.focusId) : -1;
     this.ids = this.ids.filter((id) => !gone.has(id));
-    this.total = Math.max(0, this.total - (before - this.ids.length));
+    if (this.count != null) this.count = Math.max(this.ids.length, this.count - (before - this.ids.length));
+    else if (this.counting) this.countStale = true;
     for (const id of ids) {
       this.selected.delete(id);
       this.excluded.delete(id);
@@ -376,10 +484,24 @@ class GalleryStore {
     this.focusId = id;
   }
 
-  selectAll(): void {
-    this.selected.clear();
-    this.excluded.clear();
-    this.allSelected = this.total > 0;
+  /**
+   * Selects "all N" of the filtered set. With the count still pending, the current selection stays until it
+   * arrives (so "All N" is never shown with a wrong N); nothing happens if the query changes meanwhile.
+   */
+  selectAll(): Promise<void> {
+    const apply = (n: number) => {
+      this.selected.clear();
+      this.excluded.clear();
+      this.allSelected = n > 0;
+    };
+    if (this.count != null) {
+      apply(this.count);
+      return Promise.resolve();
+    }
+    const my = this.seq;
+    return this.ensureCount().then((n) => {
+      if (n != null && my === this.seq) apply(n);
+    });
   }
 
   clearSelection(): void {
@@ -431,7 +553,8 @@ class GalleryStore {
     this.thumb = 196;
     this.ids = [];
     this.nextCursor = null;
-    this.total = 0;
+    this.count = null;
+    this.countFailed = false;
     this.loading = false;
     this.loadedOnce = false;
     this.error = null;
@@ -440,11 +563,16 @@ class GalleryStore {
     this.scrollTop = 0;
     this.cols = 0;
     this.rowH = 0;
+    this.viewportH = 0;
     this.onShift = null;
     this.clearSelection();
     this.focusId = null;
     this.anchorId = null;
     this.inflight = null;
+    this.firstPage = null;
+    this.cancelCount();
+    this.counting = null;
+    this.countStale = false;
     this.seq++;
   }
 }

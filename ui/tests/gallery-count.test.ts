@@ -1,0 +1,167 @@
+// The gallery's first page and its count, separately: a small first page that never waits for an expensive
+// count, the count shown when it arrives (never a guess meanwhile), stale counts dropped, "all N" only with
+// the real N. The mock answers like the shell: a 1–2 character term's count is left out of the page.
+import { describe, expect, test } from "vitest";
+import { fireEvent, screen, waitFor, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { lastCall, renderApp } from "./helpers";
+import { SAMPLE_PROMPTS } from "../src/lib/backend/mock";
+import type { GalleryQuery } from "../src/lib/backend";
+import { COUNT_DELAY_MS, MIN_FIRST_PAGE, PAGE_SIZE, gallery } from "../src/lib/state/gallery.svelte";
+
+async function openGallery(seedGallery: number, options: Parameters<typeof renderApp>[0] = {}) {
+  const r = await renderApp({ seedGallery, ...options });
+  const user = userEvent.setup();
+  await user.click(screen.getByRole("button", { name: "Gallery" }));
+  await screen.findByRole("heading", { name: "Gallery" });
+  if (seedGallery > 0) await screen.findAllByRole("gridcell");
+  return { ...r, user };
+}
+
+/** How many of `n` seeded images mention `term` (the mock cycles through SAMPLE_PROMPTS). */
+function matching(n: number, term: string): number {
+  let hits = 0;
+  for (let i = 0; i < n; i++) if (SAMPLE_PROMPTS[i % SAMPLE_PROMPTS.length].toLowerCase().includes(term)) hits++;
+  return hits;
+}
+
+const grid = () => screen.getByRole("grid", { name: "Images" });
+const search = () => screen.getByRole("searchbox", { name: "Search" });
+const countLabel = () => screen.getByRole("heading", { name: "Gallery" }).parentElement?.querySelector(".count")?.textContent?.trim();
+const calls = (mock: { calls: { method: string; args: unknown[] }[] }, method: string) =>
+  mock.calls.filter((c) => c.method === method).map((c) => c.args[0] as GalleryQuery);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("Gallery counts", () => {
+  test("the page comes first, the count a moment later; meanwhile the header says Counting…", async () => {
+    const { mock } = await openGallery(300);
+    const fo = matching(300, "fo");
+    expect(fo).toBeGreaterThan(MIN_FIRST_PAGE);
+    const release = mock.holdCounts();
+    fireEvent.input(search(), { target: { value: "fo" } });
+    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    // The first page is in, without a count: the grid shows what is loaded, the header no number.
+    const page = calls(mock, "listImages").at(-1) as GalleryQuery;
+    expect(page).toMatchObject({ text: "fo", cursor: null, limit: MIN_FIRST_PAGE, count: false });
+    expect(gallery.ids).toHaveLength(MIN_FIRST_PAGE);
+    expect(gallery.count).toBeNull();
+    expect(countLabel()).toBe("Counting…");
+    expect(within(grid()).getAllByRole("gridcell").length).toBeGreaterThan(0);
+    // The count is asked for once the text has settled, and shown when it arrives.
+    await waitFor(() => expect(calls(mock, "countImages")).toHaveLength(1));
+    expect(calls(mock, "countImages")[0]).toMatchObject({ text: "fo" });
+    expect(countLabel()).toBe("Counting…");
+    release();
+    await waitFor(() => expect(countLabel()).toBe(`${fo} images`));
+    expect(gallery.count).toBe(fo);
+    // A query whose count is free (no text) carries it in the page: no count request.
+    const before = calls(mock, "countImages").length;
+    fireEvent.input(search(), { target: { value: "" } });
+    await waitFor(() => expect(countLabel()).toBe("300 images"));
+    await sleep(COUNT_DELAY_MS + 50);
+    expect(calls(mock, "countImages")).toHaveLength(before);
+  });
+
+  test("a count for text that has changed since is dropped; only the current one is shown", async () => {
+    const { mock } = await openGallery(300);
+    const [a, fo] = [matching(300, "a"), matching(300, "fo")];
+    expect(a).not.toBe(fo);
+    const release = mock.holdCounts();
+    fireEvent.input(search(), { target: { value: "a" } });
+    await waitFor(() => expect(calls(mock, "countImages").map((q) => q.text)).toEqual(["a"]));
+    // "a" is still being counted when the text changes.
+    const seen: (number | null)[] = [];
+    const sampler = setInterval(() => seen.push(gallery.count), 1);
+    fireEvent.input(search(), { target: { value: "fo" } });
+    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    release(); // the answer for "a" arrives now: stale
+    await waitFor(() => expect(countLabel()).toBe(`${fo} images`));
+    await sleep(50);
+    clearInterval(sampler);
+    expect(seen).not.toContain(a);
+    expect(calls(mock, "countImages").map((q) => q.text)).toEqual(["a", "fo"]);
+    expect(gallery.count).toBe(fo);
+  });
+
+  test("fast typing asks for no count until the text settles", async () => {
+    const { mock } = await openGallery(300);
+    for (const text of ["f", "fo", "fox", "fo"]) {
+      fireEvent.input(search(), { target: { value: text } });
+      await sleep(10);
+    }
+    await waitFor(() => expect(countLabel()).toBe(`${matching(300, "fo")} images`));
+    expect(calls(mock, "countImages").map((q) => q.text)).toEqual(["fo"]);
+  });
+
+  test("a small first page, then full pages by cursor: no gaps, no duplicates", async () => {
+    const { mock } = await openGallery(1000);
+    const first = calls(mock, "listImages")[0];
+    expect(first).toMatchObject({ cursor: null, limit: MIN_FIRST_PAGE, count: false });
+    expect(gallery.ids).toHaveLength(MIN_FIRST_PAGE);
+    // No text: the count came with the page, and the grid is as tall as all 1,000.
+    expect(countLabel()).toBe("1,000 images");
+    expect(calls(mock, "countImages")).toHaveLength(0);
+    await gallery.ensure(450);
+    const pages = calls(mock, "listImages").slice(1);
+    expect(pages.length).toBeGreaterThan(0);
+    for (const q of pages) {
+      expect(q.cursor).not.toBeNull();
+      expect(q.limit).toBeGreaterThanOrEqual(PAGE_SIZE);
+    }
+    expect(gallery.ids.length).toBeGreaterThan(450);
+    expect(new Set(gallery.ids).size).toBe(gallery.ids.length);
+    // Newest first: the seeded ids count down without a gap.
+    expect(gallery.ids.slice(0, 451)).toEqual(Array.from({ length: 451 }, (_, i) => 1000 - i));
+
+    // While a search's count is pending, scrolling to the end of what is loaded still pages in more.
+    const release = mock.holdCounts();
+    fireEvent.input(search(), { target: { value: "a" } });
+    await waitFor(() => expect(gallery.appliedText).toBe("a"));
+    expect(gallery.count).toBeNull();
+    const scroller = grid().parentElement as HTMLElement;
+    scroller.scrollTop = parseFloat(grid().style.height);
+    fireEvent.scroll(scroller);
+    await waitFor(() => expect(gallery.ids.length).toBeGreaterThan(MIN_FIRST_PAGE));
+    expect((lastCall(mock, "listImages")?.[0] as GalleryQuery).cursor).not.toBeNull();
+    release();
+    await waitFor(() => expect(gallery.count).toBe(matching(1000, "a")));
+  });
+
+  test("select all waits for the real count: the selection stays until it arrives, then All N", async () => {
+    const { mock, user } = await openGallery(300);
+    const fo = matching(300, "fo");
+    const release = mock.holdCounts();
+    fireEvent.input(search(), { target: { value: "fo" } });
+    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    const id = gallery.ids[1];
+    const tile = grid().querySelector<HTMLButtonElement>(`[data-id="${id}"] button.thumb`) as HTMLButtonElement;
+    await user.click(tile);
+    const bar = () => screen.getByRole("toolbar", { name: "Selection" });
+    expect(within(bar()).getByText(/^\s*1\s+selected/)).toBeInTheDocument();
+    // No "Select all N" offer while N is unknown.
+    expect(within(bar()).queryByRole("button", { name: /^Select all/ })).toBeNull();
+    await user.keyboard("{Control>}a{/Control}");
+    expect(gallery.allSelected).toBe(false);
+    expect(within(bar()).getByText(/^\s*1\s+selected/)).toBeInTheDocument();
+    expect(within(bar()).queryByText(/All/)).toBeNull();
+    release();
+    await waitFor(() => expect(within(bar()).getByText(new RegExp(`All ${fo}\\s+selected`))).toBeInTheDocument());
+    expect(gallery.selectedCount).toBe(fo);
+    // The whole set, not just what is loaded, when an action runs.
+    expect(await gallery.selectedIds()).toHaveLength(fo);
+  });
+
+  test("select all asked for before a changed query's count arrives does nothing for the old query", async () => {
+    const { mock } = await openGallery(300);
+    const release = mock.holdCounts();
+    fireEvent.input(search(), { target: { value: "fo" } });
+    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    const pending = gallery.selectAll();
+    fireEvent.input(search(), { target: { value: "a" } });
+    release();
+    await pending;
+    expect(gallery.allSelected).toBe(false);
+    await waitFor(() => expect(gallery.count).toBe(matching(300, "a")));
+    expect(gallery.allSelected).toBe(false);
+  });
+});
