@@ -142,20 +142,22 @@ pub fn run() {
         .plugin(tauri_plugin_clipboard_manager::init())
         .invoke_handler(specta.invoke_handler())
         .setup(move |app| {
-            let opened = tauri::async_runtime::block_on(startup::open_studio(
-                app.handle(),
-                env,
-                startup::production_secrets(),
-                DemoChoice::Auto,
-            ));
-            let state = startup::app_state(app.handle(), opened);
-            if let Some(studio) = state.opened() {
-                notify::spawn(app.handle().clone(), studio);
-            }
-            app.manage(state);
-            // The window is created only now (tauri.conf.json has `"create": false`), so the page
-            // can never call a command before the state above exists.
+            // The state exists before the window (tauri.conf.json has `"create": false`), so no
+            // command can miss it; commands wait while the studio opens. The window comes first
+            // because WebKit's processes take most of a second to start: the studio (database,
+            // keychain, demo simulator) opens meanwhile instead of before.
+            app.manage(AppState::pending(app.asset_protocol_scope()));
             create_main_window(app)?;
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let opened =
+                    startup::open_studio(&handle, env, startup::production_secrets(), DemoChoice::Auto).await;
+                let state = handle.state::<AppState>();
+                startup::settle(&handle, &state, opened);
+                if let Some(studio) = state.opened() {
+                    notify::spawn(handle.clone(), &studio);
+                }
+            });
             Ok(())
         })
         .build(tauri::generate_context!());

@@ -45,10 +45,17 @@ pub async fn open_studio<R: Runtime>(
 }
 
 /// Builds the managed state from the outcome of [`open_studio`], widening the asset scope when
-/// the studio opened.
+/// the studio opened (tests; the app manages [`AppState::pending`] first and calls [`settle`]).
 pub fn app_state<R: Runtime>(app: &impl Manager<R>, opened: Result<Studio, IpcError>) -> AppState {
-    let scope = app.asset_protocol_scope();
-    match opened {
+    let state = AppState::pending(app.asset_protocol_scope());
+    settle(app, &state, opened);
+    state
+}
+
+/// Records the outcome of [`open_studio`] in `state` (waking the commands that wait for it),
+/// widening the asset scope first when the studio opened.
+pub fn settle<R: Runtime>(app: &impl Manager<R>, state: &AppState, opened: Result<Studio, IpcError>) {
+    match &opened {
         Ok(studio) => {
             let paths = studio.paths();
             tracing::info!(
@@ -57,14 +64,11 @@ pub fn app_state<R: Runtime>(app: &impl Manager<R>, opened: Result<Studio, IpcEr
                 demo = studio.is_demo(),
                 "studio opened"
             );
-            allow_image_dirs(&scope, &paths);
-            AppState::ready(studio, scope)
+            allow_image_dirs(&app.asset_protocol_scope(), &paths);
         }
-        Err(e) => {
-            tracing::error!(code = ?e.code, "the studio could not be opened: {}", e.message);
-            AppState::failed(e, scope)
-        }
+        Err(e) => tracing::error!(code = ?e.code, "the studio could not be opened: {}", e.message),
     }
+    state.set_studio(opened);
 }
 
 /// Lets the webview load images (asset protocol) from the gallery and thumbnail folders.

@@ -4,7 +4,8 @@
 //! Why: the window must appear even when the studio cannot open (a database from a newer
 //! Fluxdesk, an unwritable home folder…), so the UI can show the coded error instead of the app
 //! silently quitting. Every command therefore asks [`AppState::studio`], which hands out a cheap
-//! clone of the studio or that startup error.
+//! clone of the studio or that startup error. The window is created before the studio has opened
+//! (WebKit's processes start meanwhile): a command that arrives first waits for the outcome.
 //!
 //! It also remembers which files this run exported, so `reveal_export` can show them in the file
 //! manager without letting the page reveal arbitrary paths.
@@ -17,13 +18,15 @@ use std::sync::Mutex;
 
 use fluxdesk_core::studio::Studio;
 use tauri::scope::fs::Scope;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::IpcError;
 
 /// Managed with `app.manage(..)` during setup; commands take `State<'_, AppState>`.
 pub struct AppState {
-    studio: Result<Studio, IpcError>,
+    /// `None` while the studio is opening; then the outcome, once and for good.
+    studio: watch::Sender<Option<Result<Studio, IpcError>>>,
     /// Cancels the forwarder started by the previous `watch_jobs` (a reloaded page subscribes
     /// again; the old channel's callback no longer exists).
     job_forwarder: Mutex<Option<CancellationToken>>,
@@ -39,27 +42,46 @@ pub struct AppState {
 const EXPORTED_PATHS_KEPT: usize = 20_000;
 
 impl AppState {
-    pub fn ready(studio: Studio, asset_scope: Scope) -> Self {
+    /// The state while the studio is still opening (see [`AppState::set_studio`]).
+    pub fn pending(asset_scope: Scope) -> Self {
         AppState {
-            studio: Ok(studio),
+            studio: watch::Sender::new(None),
             job_forwarder: Mutex::new(None),
             asset_scope,
             exported: Mutex::default(),
         }
+    }
+
+    pub fn ready(studio: Studio, asset_scope: Scope) -> Self {
+        let state = AppState::pending(asset_scope);
+        state.set_studio(Ok(studio));
+        state
     }
 
     pub fn failed(error: IpcError, asset_scope: Scope) -> Self {
-        AppState {
-            studio: Err(error),
-            job_forwarder: Mutex::new(None),
-            asset_scope,
-            exported: Mutex::default(),
-        }
+        let state = AppState::pending(asset_scope);
+        state.set_studio(Err(error));
+        state
     }
 
-    /// The studio (a cheap clone sharing all state), or the error that stopped it opening.
-    pub fn studio(&self) -> Result<Studio, IpcError> {
-        self.studio.clone()
+    /// Records how opening the studio ended and wakes the commands waiting for it. Only the first
+    /// outcome counts.
+    pub fn set_studio(&self, opened: Result<Studio, IpcError>) {
+        self.studio.send_if_modified(|slot| {
+            if slot.is_some() {
+                return false;
+            }
+            *slot = Some(opened);
+            true
+        });
+    }
+
+    /// The studio (a cheap clone sharing all state), or the error that stopped it opening; waits
+    /// while it is still opening.
+    pub async fn studio(&self) -> Result<Studio, IpcError> {
+        let mut rx = self.studio.subscribe();
+        let outcome = rx.wait_for(Option::is_some).await.map_err(|_| shutting_down())?;
+        outcome.as_ref().map_or_else(|| Err(shutting_down()), Clone::clone)
     }
 
     /// The asset protocol's scope, to widen when the gallery folder changes.
@@ -67,9 +89,9 @@ impl AppState {
         &self.asset_scope
     }
 
-    /// The studio if it opened, for shutdown.
-    pub fn opened(&self) -> Option<&Studio> {
-        self.studio.as_ref().ok()
+    /// The studio if it has opened, for shutdown.
+    pub fn opened(&self) -> Option<Studio> {
+        self.studio.borrow().as_ref().and_then(|r| r.as_ref().ok()).cloned()
     }
 
     /// Registers a new job-event forwarder and cancels the previous one, if any. Returns the
@@ -105,6 +127,11 @@ impl AppState {
     }
 }
 
+/// The sender lives as long as the state, so waiting can only end early while the app exits.
+fn shutting_down() -> IpcError {
+    IpcError::new(fluxdesk_core::ErrorCode::Internal, "Fluxdesk is shutting down.")
+}
+
 /// Runs a synchronous (SQLite) studio call on the blocking pool, so a slow disk never stalls an
 /// async worker.
 pub async fn blocking<T, F>(studio: Studio, f: F) -> Result<T, IpcError>
@@ -131,6 +158,30 @@ mod tests {
         let second = state.replace_job_forwarder();
         assert!(first.is_cancelled());
         assert!(!second.is_cancelled());
+    }
+
+    #[test]
+    fn a_command_waits_while_the_studio_opens_and_the_first_outcome_counts() {
+        use tauri::Manager;
+        let scope = tauri::test::mock_app().asset_protocol_scope();
+        let state = std::sync::Arc::new(AppState::pending(scope));
+        assert!(state.opened().is_none());
+        let waiting = {
+            let state = state.clone();
+            tauri::async_runtime::spawn(async move { state.studio().await })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!waiting.inner().is_finished(), "the command must wait for the studio");
+        state.set_studio(Err(IpcError::new(ErrorCode::DatabaseUnusable, "first")));
+        state.set_studio(Err(IpcError::new(ErrorCode::Internal, "second")));
+        let Err(got) = tauri::async_runtime::block_on(waiting).expect("join") else {
+            panic!("the startup error was expected");
+        };
+        assert_eq!(got.code, ErrorCode::DatabaseUnusable);
+        let Err(again) = tauri::async_runtime::block_on(state.studio()) else {
+            panic!("still the first outcome was expected");
+        };
+        assert_eq!(again.message, "first");
     }
 
     #[test]

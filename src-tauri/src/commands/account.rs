@@ -9,5 +9,5 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn account_info(state: State<'_, AppState>) -> Result<AccountView, IpcError> {
-    Ok(state.studio()?.account().await?)
+    Ok(state.studio().await?.account().await?)
 }

@@ -12,5 +12,5 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
-    Ok(state.studio()?.app_info().await)
+    Ok(state.studio().await?.app_info().await)
 }

@@ -27,7 +27,7 @@ pub async fn copy_image<R: Runtime>(
     state: State<'_, AppState>,
     id: i64,
 ) -> Result<(), IpcError> {
-    let bytes = state.studio()?.read_image_bytes(id).await?;
+    let bytes = state.studio().await?.read_image_bytes(id).await?;
     tokio::task::spawn_blocking(move || {
         let image = Image::from_bytes(&bytes).map_err(|e| {
             IpcError::new(

@@ -50,7 +50,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'
 #[tauri::command]
 #[specta::specta]
 pub async fn drag_items(state: State<'_, AppState>, ids: Vec<i64>) -> Result<DragPayload, IpcError> {
-    let images = blocking(state.studio()?, move |s| {
+    let images = blocking(state.studio().await?, move |s| {
         ids.iter().map(|id| s.get_image(*id)).collect::<fluxdesk_core::Result<Vec<ImageView>>>()
     })
     .await?;

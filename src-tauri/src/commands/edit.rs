@@ -31,7 +31,7 @@ pub fn task_catalog() -> TaskCatalog {
 #[tauri::command]
 #[specta::specta]
 pub async fn source_info(state: State<'_, AppState>, source: SourceImage) -> Result<SourceInfo, IpcError> {
-    let info = blocking(state.studio()?, move |s| s.source_info(&source)).await?;
+    let info = blocking(state.studio().await?, move |s| s.source_info(&source)).await?;
     if let Err(e) = state.asset_scope().allow_file(&info.path) {
         tracing::warn!("could not let the webview read a source image: {e}");
     }
@@ -54,7 +54,7 @@ pub async fn stage_source(state: State<'_, AppState>, png_base64: String) -> Res
             "The pasted data is not an image; copy an image and paste again.",
         )
     })?;
-    Ok(state.studio()?.stage_source(bytes).await?)
+    Ok(state.studio().await?.stage_source(bytes).await?)
 }
 
 /// "Edit": the request that opens gallery image `id` as the source of `task_type`.
@@ -65,5 +65,5 @@ pub async fn edit_settings(
     id: i64,
     task_type: TaskType,
 ) -> Result<GenerateRequest, IpcError> {
-    blocking(state.studio()?, move |s| s.edit_settings(id, task_type)).await
+    blocking(state.studio().await?, move |s| s.edit_settings(id, task_type)).await
 }

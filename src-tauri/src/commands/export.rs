@@ -25,7 +25,7 @@ pub async fn export_images(
     request: ExportRequest,
 ) -> Result<ExportReport, IpcError> {
     let dest = PathBuf::from(&request.dest_dir);
-    let report = state.studio()?.export_images(request).await?;
+    let report = state.studio().await?.export_images(request).await?;
     state.remember_export(&dest, &report.written);
     Ok(report)
 }

@@ -23,7 +23,7 @@ use crate::state::{AppState, blocking};
 #[tauri::command]
 #[specta::specta]
 pub async fn list_images(state: State<'_, AppState>, query: GalleryQuery) -> Result<ImagePageView, IpcError> {
-    blocking(state.studio()?, move |s| s.list_images(&query)).await
+    blocking(state.studio().await?, move |s| s.list_images(&query)).await
 }
 
 /// The exact number of images matching `query`'s filters (its cursor and limit are ignored). Reads
@@ -31,20 +31,20 @@ pub async fn list_images(state: State<'_, AppState>, query: GalleryQuery) -> Res
 #[tauri::command]
 #[specta::specta]
 pub async fn count_images(state: State<'_, AppState>, query: GalleryQuery) -> Result<u64, IpcError> {
-    blocking(state.studio()?, move |s| s.count_images(&query)).await
+    blocking(state.studio().await?, move |s| s.count_images(&query)).await
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn get_image(state: State<'_, AppState>, id: i64) -> Result<ImageView, IpcError> {
-    blocking(state.studio()?, move |s| s.get_image(id)).await
+    blocking(state.studio().await?, move |s| s.get_image(id)).await
 }
 
 /// Sets the 0–5 star rating of every image in `ids`.
 #[tauri::command]
 #[specta::specta]
 pub async fn set_rating(state: State<'_, AppState>, ids: Vec<i64>, rating: u8) -> Result<(), IpcError> {
-    blocking(state.studio()?, move |s| s.set_rating(&ids, rating)).await
+    blocking(state.studio().await?, move |s| s.set_rating(&ids, rating)).await
 }
 
 #[tauri::command]
@@ -54,7 +54,7 @@ pub async fn set_favourite(
     ids: Vec<i64>,
     favourite: bool,
 ) -> Result<(), IpcError> {
-    blocking(state.studio()?, move |s| s.set_favourite(&ids, favourite)).await
+    blocking(state.studio().await?, move |s| s.set_favourite(&ids, favourite)).await
 }
 
 /// Moves the files to the OS trash and removes them from the index. The receipt's token undoes
@@ -62,7 +62,7 @@ pub async fn set_favourite(
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_images(state: State<'_, AppState>, ids: Vec<i64>) -> Result<DeleteReceipt, IpcError> {
-    Ok(state.studio()?.delete_images_undoable(&ids).await?)
+    Ok(state.studio().await?.delete_images_undoable(&ids).await?)
 }
 
 /// Restores a delete from the trash (with ratings and favourites); returns how many images came
@@ -70,7 +70,7 @@ pub async fn delete_images(state: State<'_, AppState>, ids: Vec<i64>) -> Result<
 #[tauri::command]
 #[specta::specta]
 pub async fn undo_delete(state: State<'_, AppState>, token: String) -> Result<u32, IpcError> {
-    Ok(state.studio()?.undo_delete(&token).await?)
+    Ok(state.studio().await?.undo_delete(&token).await?)
 }
 
 /// Copies image files or whole folders (recursively) into the gallery and indexes them; exact
@@ -80,28 +80,28 @@ pub async fn undo_delete(state: State<'_, AppState>, token: String) -> Result<u3
 #[tauri::command]
 #[specta::specta]
 pub async fn import_paths(state: State<'_, AppState>, paths: Vec<String>) -> Result<ImportReport, IpcError> {
-    Ok(state.studio()?.import_paths(paths).await?)
+    Ok(state.studio().await?.import_paths(paths).await?)
 }
 
 /// "Use settings": the request that made the image (count 1, seed locked to the image's).
 #[tauri::command]
 #[specta::specta]
 pub async fn image_settings(state: State<'_, AppState>, id: i64) -> Result<GenerateRequest, IpcError> {
-    blocking(state.studio()?, move |s| s.image_settings(id)).await
+    blocking(state.studio().await?, move |s| s.image_settings(id)).await
 }
 
 /// "Vary": `count` new images with the image's settings and new random seeds; returns the job ids.
 #[tauri::command]
 #[specta::specta]
 pub async fn vary_image(state: State<'_, AppState>, id: i64, count: u32) -> Result<Vec<i64>, IpcError> {
-    Ok(state.studio()?.vary_image(id, count).await?)
+    Ok(state.studio().await?.vary_image(id, count).await?)
 }
 
 /// Opens the system file manager with the image's file selected.
 #[tauri::command]
 #[specta::specta]
 pub async fn reveal_image(state: State<'_, AppState>, id: i64) -> Result<(), IpcError> {
-    let image = blocking(state.studio()?, move |s| s.get_image(id)).await?;
+    let image = blocking(state.studio().await?, move |s| s.get_image(id)).await?;
     let path = PathBuf::from(image.path);
     // Blocking: a D-Bus round trip on Linux, a shell call elsewhere.
     let shown = path.clone();
@@ -114,7 +114,7 @@ pub async fn reveal_image(state: State<'_, AppState>, id: i64) -> Result<(), Ipc
 #[tauri::command]
 #[specta::specta]
 pub async fn reveal_gallery(state: State<'_, AppState>) -> Result<(), IpcError> {
-    let dir = state.studio()?.paths().gallery;
+    let dir = state.studio().await?.paths().gallery;
     // The folder may not exist yet on a fresh install (it is created by the first save).
     let opened = dir.clone();
     tokio::task::spawn_blocking(move || {

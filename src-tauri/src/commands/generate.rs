@@ -10,5 +10,5 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn generate(state: State<'_, AppState>, request: GenerateRequest) -> Result<Vec<i64>, IpcError> {
-    Ok(state.studio()?.generate(request).await?)
+    Ok(state.studio().await?.generate(request).await?)
 }

@@ -25,7 +25,7 @@ pub async fn watch_jobs(
     state: State<'_, AppState>,
     on_event: Channel<JobEvent>,
 ) -> Result<Vec<JobView>, IpcError> {
-    let studio = state.studio()?;
+    let studio = state.studio().await?;
     let events = studio.subscribe();
     let stop = state.replace_job_forwarder();
     tauri::async_runtime::spawn(forward(events, on_event, stop));
@@ -61,18 +61,18 @@ async fn forward(mut events: Receiver<JobEvent>, channel: Channel<JobEvent>, sto
 #[tauri::command]
 #[specta::specta]
 pub async fn cancel_job(state: State<'_, AppState>, job_id: i64) -> Result<(), IpcError> {
-    Ok(state.studio()?.cancel_job(job_id).await?)
+    Ok(state.studio().await?.cancel_job(job_id).await?)
 }
 
 /// Submits the job's request again as new task(s); returns the new job ids.
 #[tauri::command]
 #[specta::specta]
 pub async fn retry_job(state: State<'_, AppState>, job_id: i64) -> Result<Vec<i64>, IpcError> {
-    Ok(state.studio()?.retry_job(job_id).await?)
+    Ok(state.studio().await?.retry_job(job_id).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn list_jobs(state: State<'_, AppState>) -> Result<Vec<JobView>, IpcError> {
-    blocking(state.studio()?, |s| s.jobs(JOB_LIST_LIMIT)).await
+    blocking(state.studio().await?, |s| s.jobs(JOB_LIST_LIMIT)).await
 }

@@ -12,18 +12,18 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn key_status(state: State<'_, AppState>) -> Result<KeyStatus, IpcError> {
-    Ok(state.studio()?.key_status().await)
+    Ok(state.studio().await?.key_status().await)
 }
 
 /// Stores the key in the keychain and switches from demo mode to PiAPI.
 #[tauri::command]
 #[specta::specta]
 pub async fn set_key(state: State<'_, AppState>, key: String) -> Result<KeyStatus, IpcError> {
-    Ok(state.studio()?.set_key(&key).await?)
+    Ok(state.studio().await?.set_key(&key).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn delete_key(state: State<'_, AppState>) -> Result<KeyStatus, IpcError> {
-    Ok(state.studio()?.delete_key().await?)
+    Ok(state.studio().await?.delete_key().await?)
 }

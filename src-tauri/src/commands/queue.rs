@@ -17,38 +17,38 @@ use crate::state::{AppState, blocking};
 #[tauri::command]
 #[specta::specta]
 pub async fn generate_batch(state: State<'_, AppState>, request: BatchRequest) -> Result<Vec<i64>, IpcError> {
-    Ok(state.studio()?.generate_batch(request).await?)
+    Ok(state.studio().await?.generate_batch(request).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn queue_state(state: State<'_, AppState>) -> Result<QueueState, IpcError> {
-    blocking(state.studio()?, |s| Ok(s.queue_state())).await
+    blocking(state.studio().await?, |s| Ok(s.queue_state())).await
 }
 
 /// Stops sending new tasks (tasks already sent finish). `reason` is shown to the user.
 #[tauri::command]
 #[specta::specta]
 pub async fn pause_queue(state: State<'_, AppState>, reason: Option<String>) -> Result<QueueState, IpcError> {
-    blocking(state.studio()?, move |s| s.pause_queue(reason)).await
+    blocking(state.studio().await?, move |s| s.pause_queue(reason)).await
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn resume_queue(state: State<'_, AppState>) -> Result<QueueState, IpcError> {
-    blocking(state.studio()?, |s| s.resume_queue()).await
+    blocking(state.studio().await?, |s| s.resume_queue()).await
 }
 
 /// Moves a queued job before the queued job `before`, or to the end of the queue when `None`.
 #[tauri::command]
 #[specta::specta]
 pub async fn move_job(state: State<'_, AppState>, job_id: i64, before: Option<i64>) -> Result<(), IpcError> {
-    blocking(state.studio()?, move |s| s.move_job(job_id, before)).await
+    blocking(state.studio().await?, move |s| s.move_job(job_id, before)).await
 }
 
 /// Spending today and this month, the balance and the daily budget.
 #[tauri::command]
 #[specta::specta]
 pub async fn cost_summary(state: State<'_, AppState>) -> Result<CostSummary, IpcError> {
-    Ok(state.studio()?.cost_summary().await?)
+    Ok(state.studio().await?.cost_summary().await?)
 }

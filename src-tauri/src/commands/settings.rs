@@ -14,7 +14,7 @@ use crate::state::AppState;
 #[tauri::command]
 #[specta::specta]
 pub async fn get_settings(state: State<'_, AppState>) -> Result<SettingsView, IpcError> {
-    Ok(state.studio()?.settings_view())
+    Ok(state.studio().await?.settings_view())
 }
 
 #[tauri::command]
@@ -23,7 +23,7 @@ pub async fn update_settings(
     state: State<'_, AppState>,
     settings: Settings,
 ) -> Result<SettingsView, IpcError> {
-    let studio = state.studio()?;
+    let studio = state.studio().await?;
     let view = studio.update_settings(settings).await?;
     crate::startup::allow_image_dirs(state.asset_scope(), &studio.paths());
     Ok(view)

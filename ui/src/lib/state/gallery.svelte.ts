@@ -264,6 +264,8 @@ class GalleryStore {
         this.lead = 0;
         this.loadedOnce = true;
         if (this.focusId != null && !this.ids.includes(this.focusId)) this.focusId = this.ids[0] ?? null;
+        // The previous result list's entries are not shown any more: keep the cache bounded.
+        images.prune(new Set([...this.ids, ...this.selected]));
         if (this.count == null) this.requestCount(my, COUNT_DELAY_MS);
       } catch (err) {
         if (my === this.seq) this.error = BackendError.from(err);

@@ -14,6 +14,9 @@ export type RestoreListener = (ids: number[]) => void;
 
 export const UNDO_MS = 8000;
 
+/** Entries kept without pruning (~1.5 KB each in the web process). */
+export const PRUNE_ABOVE = 3000;
+
 class ImageStore {
   private byId = new SvelteMap<number, ImageView>();
   /** Ids deleted in this session (tiles show "Moved to Trash" instead of a broken image). */
@@ -34,6 +37,32 @@ class ImageStore {
 
   get(id: number): ImageView | undefined {
     return this.byId.get(id);
+  }
+
+  /** Number of stored entries. */
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /**
+   * Bounds the cache: past `max` entries, drops the oldest stored ones not in `keep` (the gallery's
+   * current list and selection) until `max / 2` remain or only kept ones are left. Every search used to
+   * add a page of entries that nothing showed any more; whoever needs a dropped one asks the backend
+   * again (the large view) or holds its own copy (jobs).
+   */
+  prune(keep: ReadonlySet<number>, max = PRUNE_ABOVE): number {
+    if (this.byId.size <= max) return 0;
+    const target = Math.floor(max / 2);
+    const drop: number[] = [];
+    let left = this.byId.size;
+    for (const id of this.byId.keys()) {
+      if (left <= target) break;
+      if (keep.has(id)) continue;
+      drop.push(id);
+      left--;
+    }
+    for (const id of drop) this.byId.delete(id);
+    return drop.length;
   }
 
   /** Replaces the stored entry of `id` (if any) with `change` applied. */
