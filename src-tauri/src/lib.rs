@@ -11,13 +11,16 @@
 //! - notifies on the desktop when a batch finishes while the window is in the background
 //!   ([`notify`]);
 //! - persists settings through tauri-plugin-store ([`settings_store`]);
-//! - logs to stderr and `FLUXDESK_HOME/logs` ([`logging`]).
+//! - logs to stderr and `FLUXDESK_HOME/logs` ([`logging`]);
+//! - tunes WebKit's caches and compositing ([`webview`]) and hands freed heap memory back to the
+//!   OS ([`memory`]).
 //!
 //! Contract: the API key is accepted by `set_key` and never returned, logged or emitted.
 
 pub mod commands;
 pub mod error;
 pub mod logging;
+pub mod memory;
 pub mod notify;
 pub mod settings_store;
 pub mod startup;
@@ -147,6 +150,7 @@ pub fn run() {
             // because WebKit's processes take most of a second to start: the studio (database,
             // keychain, demo simulator) opens meanwhile instead of before.
             app.manage(AppState::pending(app.asset_protocol_scope()));
+            memory::spawn_trimmer();
             create_main_window(app)?;
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {

@@ -43,9 +43,13 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// to find one free while a count and a stale query still run (the machine may have 2 cores).
 pub const READERS: usize = 3;
 
-/// Page cache of each read-only connection (KiB; the read-write connection has 16 MB). Small: a
-/// full-table count streams through any cache, and the OS page cache holds the file anyway.
+/// Page cache of each read-only connection (KiB). Small: a full-table count streams through any
+/// cache, and the OS page cache holds the file anyway.
 const READER_CACHE_KIB: i64 = 2_000;
+
+/// Page cache of the read-write connection (KiB): writes touch a few B-tree and FTS pages each;
+/// gallery reads go to the read-only connections. Every MB here is resident for the app's life.
+const WRITER_CACHE_KIB: i64 = 6_000;
 
 /// Migrations, in order: `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
@@ -409,7 +413,7 @@ impl Db {
         }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(c)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(c)?;
-        conn.pragma_update(None, "cache_size", -16_000).map_err(c)?;
+        conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB).map_err(c)?;
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(c)?;
         let slots = if path.is_some() { READERS } else { 0 };
         let readers = Readers {

@@ -658,7 +658,9 @@ impl Gallery {
         // Snapshot the index BEFORE walking: a row inserted after this point is not a removal
         // candidate, and a file written before the walk but indexed later is caught by the
         // idempotent insert.
-        let known: HashMap<String, KnownRow> = self.db.with(|c| {
+        // On a read-only connection: the whole table streams through its small page cache
+        // instead of filling the read-write connection's.
+        let known: HashMap<String, KnownRow> = self.db.read(|c| {
             c.prepare("SELECT id, rel_path, file_size, file_mtime, content_hash FROM images")?
                 .query_map([], |r| {
                     Ok((
