@@ -6,19 +6,25 @@
 //! of the app, and so did the garbage of large IPC answers (BENCHMARKS.md figure 6). WebKit's UI
 //! process allocations share those arenas too.
 //!
-//! Contract: [`spawn_trimmer`] calls `malloc_trim(0)` on the blocking pool every [`TRIM_EVERY`]
-//! (about a millisecond on an idle heap; it only gives back free pages, live memory is untouched).
+//! Contract: [`spawn_trimmer`] calls `malloc_trim(0)` on the blocking pool [`FIRST_TRIM`] after
+//! start (the start-up reconcile is over by then) and every [`TRIM_EVERY`] after that. It only
+//! gives back free pages; live memory is untouched. Not more often: the trim locks each arena in
+//! turn, so a thread allocating meanwhile (the asset protocol serving thumbnails) waits a moment.
 //! This module holds the workspace's only `unsafe` code.
 
 use std::time::Duration;
 
-/// How often freed memory is handed back.
-pub const TRIM_EVERY: Duration = Duration::from_secs(10);
+/// When freed memory is first handed back: after the start-up reconcile (which begins 3 s after
+/// start and takes a few seconds at 100,000 images).
+pub const FIRST_TRIM: Duration = Duration::from_secs(20);
+
+/// How often after that.
+pub const TRIM_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts the periodic trim on Tauri's async runtime (for the life of the app).
 pub fn spawn_trimmer() {
     tauri::async_runtime::spawn(async {
-        let mut every = tokio::time::interval(TRIM_EVERY);
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TRIM, TRIM_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;

@@ -429,7 +429,7 @@ fn gallery(o: &mut String, r: &Results) {
         "**Library.** {} real image files: {}×{} PNGs (simulator artwork) carrying Fluxdesk's `parameters` and \
          `fluxdesk` metadata chunks, each with a distinct prompt built from a word list, spread over two years; one \
          lossy WebP thumbnail per image in the thumbnail cache; one index row per image in a real SQLite file \
-         (WAL, FTS5 trigram), inserted through `Gallery::insert`. Images {:.0} MB, thumbnails {:.0} MB, database \
+         (WAL, FTS5 trigram, and the 1–2 character gram index of schema v4), inserted through `Gallery::insert`. Images {:.0} MB, thumbnails {:.0} MB, database \
          {:.0} MiB. Seeding took {:.0} s ({}; not a figure). It is cached under `target/bench-data/` and \
          reused while its row count matches.\n",
         thousands(g.images as u64),
@@ -447,7 +447,8 @@ fn gallery(o: &mut String, r: &Results) {
          converted to the UI's `ImageView` with its thumbnail check, as `Studio::list_images` does), the second \
          page by cursor, then each query once ({} queries of 3+ characters — words, word fragments, two-term \
          queries, a few with no match — through the FTS5 trigram index, and {} of 1–2 characters through the \
-         `LIKE` fallback), each returning its first page of 200 and the match count. The OS page cache is warm \
+         gram index, each match confirmed by `LIKE`), each returning its first page of 200 and the match count \
+         (how the app asked before it split the count off; below, how it asks now). The OS page cache is warm \
          (the files were just written or read); SQLite's cache is cold. Memory is the probe's VmRSS / VmHWM \
          from `/proc/self/status` at the end.\n",
         if g.fresh_process { "fresh child" } else { "(in-process)" },
