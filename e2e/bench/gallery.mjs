@@ -193,7 +193,8 @@ try {
       resp.clone().json().then((page) => {
         // The first ids only (more than a viewport): the harness's own memory stays small.
         r.end = performance.now(); r.ids = page.items.slice(0, 100).map((i) => i.id); r.total = page.total;
-        if (!r.cursor) B.watch = r;
+        // Answers may arrive out of order (queries run in parallel): only a newer query is watched.
+        if (!r.cursor && (!B.watch || B.watch.start <= r.start)) B.watch = r;
       }, (e) => { r.end = performance.now(); r.error = String(e); });
       return resp;
     });
