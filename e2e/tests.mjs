@@ -20,6 +20,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { Builder, Key } from "selenium-webdriver";
+import { screenshot } from "./screenshot.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -283,32 +284,6 @@ async function waitImage(driver, alt, timeoutMs) {
     timeoutMs,
     250,
   );
-}
-
-// WebKitGTK's WebDriver screenshot waits for the page's next paint. With compositing off (the app's
-// default without a GPU, as under Xvfb) an idle page does not paint again until something changes, so
-// the screenshot would wait forever. While it is taken, a 1×1 pixel in the corner is repainted every
-// 50 ms: two greys one level apart at 2 % opacity (WebKit repaints it; the picture is unaffected).
-const TICK_START_JS = `
-  if (!window.__fdTick) {
-    const el = document.createElement("div");
-    el.style.cssText = "position:fixed;left:0;top:0;width:1px;height:1px;pointer-events:none;z-index:2147483647";
-    document.documentElement.appendChild(el);
-    let on = false;
-    window.__fdTick = { el, timer: setInterval(() => { on = !on; el.style.background = on ? "rgba(128,128,128,0.02)" : "rgba(127,127,127,0.02)"; }, 50) };
-  }`;
-const TICK_STOP_JS = `
-  const t = window.__fdTick;
-  if (t) { clearInterval(t.timer); t.el.remove(); window.__fdTick = null; }`;
-
-/** `driver.takeScreenshot()` that cannot wait forever for a paint (see TICK_START_JS). */
-async function screenshot(driver) {
-  await driver.executeScript(TICK_START_JS);
-  try {
-    return await driver.takeScreenshot();
-  } finally {
-    await driver.executeScript(TICK_STOP_JS).catch(() => {});
-  }
 }
 
 /** Screenshot of the webview into artifacts/; main screens also into docs/screenshots/ when

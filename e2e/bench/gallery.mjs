@@ -27,6 +27,7 @@
 
 import fs from "node:fs";
 import { Builder, Key } from "selenium-webdriver";
+import { screenshot } from "../screenshot.mjs";
 
 const env = (n) => {
   const v = process.env[n];
@@ -344,7 +345,7 @@ async function quit(driver) {
 /** What the page shows (for failure messages), plus a screenshot in e2e/artifacts/. */
 async function diag(d) {
   try {
-    const png = await d.takeScreenshot();
+    const png = await screenshot(d);
     fs.writeFileSync(new URL("../artifacts/bench-failure.png", import.meta.url), Buffer.from(png, "base64"));
     return JSON.stringify(
       await d.executeScript(`const B = window.__fdBench; const v = B ? B.visible() : [];

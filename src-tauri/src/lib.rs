@@ -154,8 +154,23 @@ pub fn run() {
             create_main_window(app)?;
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
-                let opened =
-                    startup::open_studio(&handle, env, startup::production_secrets(), DemoChoice::Auto).await;
+                // Its own task, so a panic while opening still ends the wait of every command
+                // (with an error the UI shows) instead of leaving them waiting for ever.
+                let opening = {
+                    let handle = handle.clone();
+                    tauri::async_runtime::spawn(async move {
+                        startup::open_studio(&handle, env, startup::production_secrets(), DemoChoice::Auto)
+                            .await
+                    })
+                };
+                let opened = opening.await.unwrap_or_else(|e| {
+                    Err(IpcError::new(
+                        fluxdesk_core::ErrorCode::Internal,
+                        format!(
+                            "Fluxdesk could not open its library ({e}). Restart it; the log has details."
+                        ),
+                    ))
+                });
                 let state = handle.state::<AppState>();
                 startup::settle(&handle, &state, opened);
                 if let Some(studio) = state.opened() {

@@ -3,20 +3,10 @@
 // the real N. The mock answers like the shell: a 1–2 character term's count is left out of the page.
 import { describe, expect, test } from "vitest";
 import { fireEvent, screen, waitFor, within } from "@testing-library/svelte";
-import userEvent from "@testing-library/user-event";
-import { lastCall, renderApp } from "./helpers";
+import { lastCall, openGallery } from "./helpers";
 import { SAMPLE_PROMPTS } from "../src/lib/backend/mock";
 import type { GalleryQuery } from "../src/lib/backend";
 import { COUNT_DELAY_MS, MIN_FIRST_PAGE, PAGE_SIZE, gallery } from "../src/lib/state/gallery.svelte";
-
-async function openGallery(seedGallery: number, options: Parameters<typeof renderApp>[0] = {}) {
-  const r = await renderApp({ seedGallery, ...options });
-  const user = userEvent.setup();
-  await user.click(screen.getByRole("button", { name: "Gallery" }));
-  await screen.findByRole("heading", { name: "Gallery" });
-  if (seedGallery > 0) await screen.findAllByRole("gridcell");
-  return { ...r, user };
-}
 
 /** How many of `n` seeded images mention `term` (the mock cycles through SAMPLE_PROMPTS). */
 function matching(n: number, term: string): number {

@@ -1,19 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
-import { lastCall, renderApp } from "./helpers";
+import { lastCall, openGallery, renderApp } from "./helpers";
 import { SAMPLE_PROMPTS } from "../src/lib/backend/mock";
 import type { GalleryQuery } from "../src/lib/backend";
 import { gallery } from "../src/lib/state/gallery.svelte";
-
-async function openGallery(seedGallery: number, options: Parameters<typeof renderApp>[0] = {}) {
-  const r = await renderApp({ seedGallery, ...options });
-  const user = userEvent.setup();
-  await user.click(screen.getByRole("button", { name: "Gallery" }));
-  await screen.findByRole("heading", { name: "Gallery" });
-  if (seedGallery > 0) await screen.findAllByRole("gridcell");
-  return { ...r, user };
-}
 
 const grid = () => screen.getByRole("grid", { name: "Images" });
 const scroller = () => grid().parentElement as HTMLElement;

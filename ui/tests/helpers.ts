@@ -1,5 +1,6 @@
 // Test harness: a fresh in-memory backend (timers off, driven by the test) and fresh stores per test.
 import { render, screen, waitFor } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
 import App from "../src/App.svelte";
 import { setBackend } from "../src/lib/backend";
 import { createMockBackend, type MockBackend, type MockOptions } from "../src/lib/backend/mock";
@@ -45,4 +46,14 @@ export async function renderApp(options: MockOptions = {}): Promise<{ mock: Mock
 
 export function lastCall(mock: MockBackend, method: string): unknown[] | undefined {
   return [...mock.calls].reverse().find((c) => c.method === method)?.args;
+}
+
+/** Renders the app with `seedGallery` images and opens the gallery (its first tiles shown when seeded). */
+export async function openGallery(seedGallery: number, options: MockOptions = {}) {
+  const r = await renderApp({ seedGallery, ...options });
+  const user = userEvent.setup();
+  await user.click(screen.getByRole("button", { name: "Gallery" }));
+  await screen.findByRole("heading", { name: "Gallery" });
+  if (seedGallery > 0) await screen.findAllByRole("gridcell");
+  return { ...r, user };
 }

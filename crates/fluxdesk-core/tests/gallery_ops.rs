@@ -2,12 +2,15 @@
 //! simulator on loopback (live mode against a fast simulator, and demo mode), real SQLite, real
 //! files in temp dirs, and the real OS trash of a private HOME in a child process.
 
+mod common;
+
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{a1111_png, jpeg_bytes, png_bytes};
 use fluxdesk_core::export::{
     self, ExportFormat, ExportRequest, exif_user_comment, read_embedded_metadata, read_exif, read_xmp,
     xmp_property,
@@ -142,37 +145,6 @@ fn image_crate_metadata(bytes: &[u8]) -> (Option<String>, Option<Vec<u8>>) {
 
 fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
-fn png_bytes(w: u32, h: u32, seed: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x * 3 + seed) as u8, (y * 5 + seed) as u8, ((x ^ y) + seed * 7) as u8])
-    });
-    let mut out = Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Png).expect("png");
-    out.into_inner()
-}
-
-fn jpeg_bytes(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 90]));
-    let mut out = Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Jpeg).expect("jpeg");
-    out.into_inner()
-}
-
-/// A PNG carrying only an A1111 `parameters` tEXt chunk (as A1111/Forge write it).
-fn a1111_png(w: u32, h: u32, parameters: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.add_text_chunk("parameters".into(), parameters.into()).expect("text chunk");
-        let mut writer = enc.write_header().expect("header");
-        let data: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
-        writer.write_image_data(&data).expect("data");
-    }
-    out
 }
 
 fn write(path: &Path, bytes: &[u8]) {

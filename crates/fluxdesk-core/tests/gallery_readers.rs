@@ -3,10 +3,12 @@
 //! transaction (and they see the last committed state); and the index of 1–2 character terms
 //! (`images_grams`, schema version 4) is filled by the migration and kept in step by every write.
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use common::at;
 use fluxdesk_core::db::{Db, SCHEMA_VERSION};
 use fluxdesk_core::gallery::{Gallery, GalleryQuery, ImageRecord, NewImage};
 use fluxdesk_core::metadata::ImageMeta;
@@ -14,10 +16,6 @@ use fluxdesk_core::metadata::ImageMeta;
 /// How long a test waits for a read that should not be blocked (only a deadlock guard: a
 /// correct read answers in milliseconds).
 const GUARD: Duration = Duration::from_secs(30);
-
-fn at(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_795_000_000 + secs, 0).single().expect("time")
-}
 
 fn image(i: u32, prompt: &str) -> NewImage {
     NewImage {

@@ -3,19 +3,17 @@
 //! results) must page exactly like a plain scan in every order, with exact totals, alone and
 //! combined with trigram terms and the other filters.
 
+mod common;
+
 use std::collections::HashSet;
 
-use chrono::{DateTime, TimeZone, Utc};
+use common::at;
 use fluxdesk_core::db::Db;
 use fluxdesk_core::gallery::{Gallery, GalleryQuery, ImageRecord, NewImage, SortOrder};
 use fluxdesk_core::metadata::ImageMeta;
 
 /// More rows than the dense threshold (2,000), so "a" (in every prompt) takes the walk on later pages.
 const ROWS: u32 = 2_100;
-
-fn at(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_795_000_000 + secs, 0).single().expect("time")
-}
 
 fn prompt(i: u32) -> String {
     let animal = ["a fox", "a whale", "an ox", "a cat", "a heron", "a crab", "a moth"][i as usize % 7];

@@ -24,7 +24,9 @@ pub const DEFAULT_SIDE: u32 = 1024;
 /// Largest side of a super-resolution output.
 pub const MAX_SR_SIDE: u32 = 2048;
 
-/// The LoRAs PiAPI lists as available (contract §2.2), plus the one its examples use.
+/// The LoRAs PiAPI lists as available (contract §2.2), plus the one its examples use. Written out
+/// here rather than taken from `piapi::LORA_TYPES`: the simulator plays PiAPI from the contract, so a
+/// mistake in the client's list shows up as a failed request instead of being mirrored.
 pub const LORA_TYPES: &[&str] = &[
     "anime",
     "art",
