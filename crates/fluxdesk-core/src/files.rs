@@ -12,7 +12,8 @@
 //! - [`write_replace`] atomically replaces (settings, thumbnails, exports).
 //! - "No space left on device" always surfaces as [`Error::DiskFull`] (via [`Error::io`]).
 //! - Names from [`gallery_relative_path`] are a pure function of their inputs, so re-running the
-//!   completion of a task yields the same path.
+//!   completion of a task yields the same path. [`write_new_file_first_free`] with [`name_tags`]
+//!   moves to a longer tag when another image already holds the name, the same way on every re-run.
 
 use std::fs;
 use std::io::{self, Write};
@@ -35,6 +36,35 @@ pub fn content_hash(bytes: &[u8]) -> String {
 pub fn short_tag(seed_text: &str) -> String {
     let hex = blake3::hash(seed_text.as_bytes()).to_hex();
     hex[..4].to_string()
+}
+
+/// File-name tags for `seed_text`, to try in order: [`short_tag`]'s 4 hex characters, then 8, then
+/// 16 (a name clash at 4 characters is rare but real: tasks created in the same second with the same
+/// prompt share everything else in the name). The list is a pure function of `seed_text`, so a
+/// re-run of the same save walks the same names and finds its own file again.
+pub fn name_tags(seed_text: &str) -> Vec<String> {
+    let hex = blake3::hash(seed_text.as_bytes()).to_hex();
+    [4, 8, 16].iter().map(|n| hex[..*n].to_string()).collect()
+}
+
+/// Writes `bytes` with [`write_new_file`] to the first of `candidates` that is free or already
+/// holds exactly these bytes, and returns that path. A candidate holding other bytes is skipped,
+/// never overwritten. When every candidate is taken, the last clash is the error.
+pub fn write_new_file_first_free(
+    candidates: impl IntoIterator<Item = PathBuf>,
+    bytes: &[u8],
+) -> Result<PathBuf> {
+    let mut last = None;
+    for dest in candidates {
+        match write_new_file(&dest, bytes) {
+            Ok(()) => return Ok(dest),
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {
+                last = Some(conflict(&dest));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Internal("no file name to save to".into())))
 }
 
 /// Writes `bytes` to `dest`, which must not exist yet (parent directories are created).
@@ -286,5 +316,33 @@ mod tests {
         assert!(t.chars().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(t, short_tag("task-1:0"));
         assert_ne!(t, short_tag("task-1:1"));
+    }
+
+    #[test]
+    fn name_tags_start_with_the_short_tag_and_grow() {
+        let tags = name_tags("task-1/0");
+        assert_eq!(tags[0], short_tag("task-1/0"));
+        assert_eq!(tags.iter().map(String::len).collect::<Vec<_>>(), [4, 8, 16]);
+        assert!(tags.windows(2).all(|w| w[1].starts_with(&w[0])));
+    }
+
+    #[test]
+    fn a_clash_moves_to_the_next_name_and_a_rerun_finds_its_own_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let names: Vec<PathBuf> = ["a.png", "b.png", "c.png"].iter().map(|n| dir.path().join(n)).collect();
+        write_new_file(&names[0], b"someone else").expect("first");
+        let got = write_new_file_first_free(names.clone(), b"mine").expect("saved");
+        assert_eq!(got, names[1]);
+        assert_eq!(fs::read(&names[0]).expect("read"), b"someone else", "never overwritten");
+        // The same save again: the same path, nothing new.
+        assert_eq!(write_new_file_first_free(names.clone(), b"mine").expect("again"), names[1]);
+        assert!(!names[2].exists());
+        // Every name taken by other bytes: the clash is the error and nothing is written.
+        write_new_file(&names[2], b"third").expect("third");
+        let e = write_new_file_first_free(names.clone(), b"fourth").expect_err("all taken");
+        assert_eq!(e.code(), crate::ErrorCode::Io);
+        assert!(e.to_string().contains("c.png"), "{e}");
+        let left: Vec<_> = fs::read_dir(dir.path()).expect("dir").collect();
+        assert_eq!(left.len(), 3, "no temp files left");
     }
 }

@@ -959,31 +959,32 @@ impl Runner {
             "webp" => "webp",
             _ => "png",
         };
-        let rel = files::gallery_relative_path(
-            task.created_at.with_timezone(&Local),
-            &meta.prompt,
-            &files::short_tag(&format!("{task_id}/{index}")),
-            ext,
-        );
-        let rel_str = rel.to_string_lossy().replace('\\', "/");
-        let abs = parts.gallery.root().join(&rel);
+        // The name's tag grows from 4 to 16 hex characters if another image already has the name.
+        let created = task.created_at.with_timezone(&Local);
+        let root = parts.gallery.root().to_path_buf();
+        let names: Vec<PathBuf> = files::name_tags(&format!("{task_id}/{index}"))
+            .iter()
+            .map(|tag| root.join(files::gallery_relative_path(created, &meta.prompt, tag, ext)))
+            .collect();
         let thumbs_dir = parts.thumbs_dir.clone();
         let meta_for_file = meta.clone();
         let is_png = ext == "png";
         // Encoding, hashing, writing and thumbnailing are CPU and disk work: off the runtime.
-        let (hash, size) = tokio::task::spawn_blocking(move || -> Result<(String, u64)> {
+        let (abs, hash, size) = tokio::task::spawn_blocking(move || -> Result<(PathBuf, String, u64)> {
             let bytes = if is_png { metadata::embed_png_metadata(&bytes, &meta_for_file)? } else { bytes };
-            files::write_new_file(&abs, &bytes)?;
+            let abs = files::write_new_file_first_free(names, &bytes)?;
             let hash = files::content_hash(&bytes);
             let thumb = thumbs::thumb_path(&thumbs_dir, &hash);
             if let Err(e) = thumbs::make_thumbnail(&bytes, &thumb) {
                 // The image is safe; the thumbnail is made again lazily.
                 tracing::warn!("thumbnail failed for {}: {e}", abs.display());
             }
-            Ok((hash, bytes.len() as u64))
+            Ok((abs, hash, bytes.len() as u64))
         })
         .await
         .map_err(|e| Error::Internal(format!("save task panicked: {e}")))??;
+        let rel = abs.strip_prefix(&root).unwrap_or(&abs);
+        let rel_str = rel.to_string_lossy().replace('\\', "/");
 
         let (id, _inserted) = parts.gallery.insert(&NewImage {
             rel_path: rel_str,
