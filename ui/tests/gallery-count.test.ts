@@ -5,7 +5,7 @@ import { describe, expect, test } from "vitest";
 import { fireEvent, screen, waitFor, within } from "@testing-library/svelte";
 import { lastCall, openGallery } from "./helpers";
 import { SAMPLE_PROMPTS } from "../src/lib/backend/mock";
-import type { GalleryQuery } from "../src/lib/backend";
+import { BackendError, type GalleryQuery } from "../src/lib/backend";
 import { COUNT_DELAY_MS, MIN_FIRST_PAGE, PAGE_SIZE, gallery } from "../src/lib/state/gallery.svelte";
 
 /** How many of `n` seeded images mention `term` (the mock cycles through SAMPLE_PROMPTS). */
@@ -128,8 +128,8 @@ describe("Gallery counts", () => {
     await user.click(tile);
     const bar = () => screen.getByRole("toolbar", { name: "Selection" });
     expect(within(bar()).getByText(/^\s*1\s+selected/)).toBeInTheDocument();
-    // No "Select all N" offer while N is unknown.
-    expect(within(bar()).queryByRole("button", { name: /^Select all/ })).toBeNull();
+    // While N is unknown the offer says "Select all", never a guessed number.
+    expect(within(bar()).getByRole("button", { name: "Select all" })).toBeInTheDocument();
     await user.keyboard("{Control>}a{/Control}");
     expect(gallery.allSelected).toBe(false);
     expect(within(bar()).getByText(/^\s*1\s+selected/)).toBeInTheDocument();
@@ -153,5 +153,75 @@ describe("Gallery counts", () => {
     expect(gallery.allSelected).toBe(false);
     await waitFor(() => expect(gallery.count).toBe(matching(300, "a")));
     expect(gallery.allSelected).toBe(false);
+  });
+
+  test("the Select all offer is there at once while counting and stays the same control when N lands", async () => {
+    const { mock, user } = await openGallery(300);
+    const fo = matching(300, "fo");
+    const release = mock.holdCounts();
+    fireEvent.input(search(), { target: { value: "fo" } });
+    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    const id = gallery.ids[2];
+    await user.click(grid().querySelector<HTMLButtonElement>(`[data-id="${id}"] button.thumb`) as HTMLButtonElement);
+    const bar = () => screen.getByRole("toolbar", { name: "Selection" });
+    const offer = () => within(bar()).queryByRole("button", { name: /^Select all/ });
+    // Present from the first selection on, as "Select all", enabled (it resolves when the count lands).
+    const pending = offer();
+    expect(pending).not.toBeNull();
+    expect(pending).toHaveTextContent(/^Select all$/);
+    expect(pending).toBeEnabled();
+    // It never leaves or is re-created while the count is asked for and arrives.
+    const seen = new Set<Element | null>();
+    const sampler = setInterval(() => seen.add(offer()), 1);
+    await waitFor(() => expect(calls(mock, "countImages")).toHaveLength(1));
+    release();
+    await waitFor(() => expect(offer()).toHaveTextContent(`Select all ${fo}`));
+    await sleep(20);
+    clearInterval(sampler);
+    seen.add(offer());
+    expect([...seen]).toEqual([pending]);
+    expect(gallery.allSelected).toBe(false);
+    // Then it selects all N; with everything selected there is nothing left to offer.
+    await user.click(offer() as HTMLElement);
+    await waitFor(() => expect(within(bar()).getByText(new RegExp(`All ${fo}\\s+selected`))).toBeInTheDocument());
+    expect(offer()).toBeNull();
+  });
+
+  test("Select all clicked while counting selects all N when the count lands", async () => {
+    const { mock, user } = await openGallery(300);
+    const fo = matching(300, "fo");
+    const release = mock.holdCounts();
+    fireEvent.input(search(), { target: { value: "fo" } });
+    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    await user.click(grid().querySelector<HTMLButtonElement>(`[data-id="${gallery.ids[0]}"] button.thumb`) as HTMLButtonElement);
+    const bar = () => screen.getByRole("toolbar", { name: "Selection" });
+    await user.click(within(bar()).getByRole("button", { name: "Select all" }));
+    // Never "All N" with a guessed N: the selection stays as it is until the count is in.
+    expect(gallery.allSelected).toBe(false);
+    expect(within(bar()).getByText(/^\s*1\s+selected/)).toBeInTheDocument();
+    release();
+    await waitFor(() => expect(within(bar()).getByText(new RegExp(`All ${fo}\\s+selected`))).toBeInTheDocument());
+    expect(within(bar()).queryByRole("button", { name: /^Select all/ })).toBeNull();
+    expect(await gallery.selectedIds()).toHaveLength(fo);
+  });
+
+  test("when counting failed, Select all stays offered and counts again", async () => {
+    const { mock, user } = await openGallery(300);
+    const fo = matching(300, "fo");
+    // The backend fails the first count (the list still works).
+    const count = mock.countImages.bind(mock);
+    let failures = 1;
+    mock.countImages = async (q: GalleryQuery) => {
+      if (failures-- > 0) throw new BackendError("Io", "count failed");
+      return count(q);
+    };
+    fireEvent.input(search(), { target: { value: "fo" } });
+    await waitFor(() => expect(gallery.countFailed).toBe(true));
+    expect(countLabel()).toBe(`${gallery.ids.length}+ images`);
+    await user.click(grid().querySelector<HTMLButtonElement>(`[data-id="${gallery.ids[0]}"] button.thumb`) as HTMLButtonElement);
+    const bar = () => screen.getByRole("toolbar", { name: "Selection" });
+    await user.click(within(bar()).getByRole("button", { name: "Select all" }));
+    await waitFor(() => expect(within(bar()).getByText(new RegExp(`All ${fo}\\s+selected`))).toBeInTheDocument());
+    expect(countLabel()).toBe(`${fo} images`);
   });
 });
