@@ -175,28 +175,9 @@ pub fn export_record(
 }
 
 /// What the index knows about an image, as metadata to embed (`None` when it knows nothing).
-pub fn record_meta(rec: &ImageRecord) -> Option<ImageMeta> {
-    if rec.prompt.is_empty() && rec.model.is_none() && rec.seed.is_none() {
-        return None;
-    }
-    Some(ImageMeta {
-        prompt: rec.prompt.clone(),
-        negative_prompt: rec.negative_prompt.clone(),
-        model: rec.model.clone(),
-        task_type: rec.task_type.clone(),
-        width: rec.width,
-        height: rec.height,
-        seed: rec.seed,
-        steps: rec.steps,
-        guidance: rec.guidance,
-        task_id: rec.task_id.clone(),
-        output_index: rec.output_index,
-        cost_usd: rec.cost_usd,
-        created_at: Some(rec.created_at),
-        source_image_id: rec.source_image_id.map(|id| id.to_string()),
-        generator: None,
-        task_settings: rec.task.clone(),
-    })
+fn record_meta(rec: &ImageRecord) -> Option<ImageMeta> {
+    let knows_nothing = rec.prompt.is_empty() && rec.model.is_none() && rec.seed.is_none();
+    (!knows_nothing).then(|| ImageMeta::from(rec))
 }
 
 /// The bytes of `src` (PNG, JPEG or WebP) in `format`, carrying `meta` (width and height are

@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{Db, from_ms, now_ms, set_grams, to_ms};
 use crate::metadata::ImageMeta;
-use crate::views::TaskSettingsView;
+use crate::views::{ImageView, TaskSettingsView};
 use crate::{Error, Result, files, thumbs};
 
 /// Default and maximum page sizes of [`Gallery::list`].
@@ -111,6 +111,31 @@ pub struct ImageRecord {
     /// Task-specific settings (denoise, LoRAs, ControlNet, outpaint, scale); `None` for txt2img.
     #[serde(default)]
     pub task: Option<TaskSettingsView>,
+}
+
+impl From<&ImageRecord> for ImageMeta {
+    /// Everything the index knows about how the image was made, as file metadata (what export
+    /// embeds). `generator` stays unset: the index does not record which program wrote the file.
+    fn from(rec: &ImageRecord) -> ImageMeta {
+        ImageMeta {
+            prompt: rec.prompt.clone(),
+            negative_prompt: rec.negative_prompt.clone(),
+            model: rec.model.clone(),
+            task_type: rec.task_type.clone(),
+            width: rec.width,
+            height: rec.height,
+            seed: rec.seed,
+            steps: rec.steps,
+            guidance: rec.guidance,
+            task_id: rec.task_id.clone(),
+            output_index: rec.output_index,
+            cost_usd: rec.cost_usd,
+            created_at: Some(rec.created_at),
+            source_image_id: rec.source_image_id.map(|id| id.to_string()),
+            generator: None,
+            task_settings: rec.task.clone(),
+        }
+    }
 }
 
 /// An image to index (its file is already in the gallery folder).
@@ -342,6 +367,33 @@ impl Gallery {
     /// Where the image's thumbnail lives (it may not exist yet).
     pub fn thumb_path(&self, rec: &ImageRecord) -> PathBuf {
         thumbs::thumb_path(&self.thumbs_dir, &rec.content_hash)
+    }
+
+    /// The record as the UI sees it: absolute paths (for the asset protocol), and a thumbnail
+    /// path only when that file exists (one `stat`).
+    pub fn image_view(&self, rec: &ImageRecord) -> ImageView {
+        let thumb = self.thumb_path(rec);
+        ImageView {
+            id: rec.id,
+            path: self.abs_path(rec).to_string_lossy().into_owned(),
+            thumb_path: thumb.exists().then(|| thumb.to_string_lossy().into_owned()),
+            prompt: rec.prompt.clone(),
+            negative_prompt: rec.negative_prompt.clone(),
+            model: rec.model.clone(),
+            task_type: rec.task_type.clone(),
+            width: rec.width,
+            height: rec.height,
+            seed: rec.seed,
+            steps: rec.steps,
+            guidance: rec.guidance,
+            task_id: rec.task_id.clone(),
+            cost_usd: rec.cost_usd,
+            created_at: rec.created_at,
+            favourite: rec.favourite,
+            rating: rec.rating,
+            source_image_id: rec.source_image_id,
+            task: rec.task.clone(),
+        }
     }
 
     /// `abs` relative to the gallery root with `/` separators (what [`NewImage::rel_path`] wants).

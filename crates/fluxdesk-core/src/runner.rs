@@ -211,11 +211,6 @@ impl Runner {
         self.inner.lane.as_deref()
     }
 
-    /// Converts a gallery record to what the UI sees.
-    pub fn image_view(&self, rec: &ImageRecord) -> ImageView {
-        image_view(&self.inner.parts.gallery, rec)
-    }
-
     fn emit(&self, ev: JobEvent) {
         // No receivers is fine (the CLI without progress output, tests).
         let _ = self.inner.parts.events.send(ev);
@@ -650,7 +645,7 @@ impl Runner {
         parts.ledger.mark_saved(job_id)?;
         // Announce only what is durable: the files, the index rows and the ledger state.
         for rec in &images {
-            self.emit(JobEvent::Saved { job_id, image: Box::new(self.image_view(rec)) });
+            self.emit(JobEvent::Saved { job_id, image: Box::new(parts.gallery.image_view(rec)) });
         }
         Ok(images)
     }
@@ -1129,30 +1124,10 @@ pub fn usd(v: f64) -> String {
     if v.abs() >= 1.0 || v == 0.0 { format!("${v:.2}") } else { format!("${v:.4}") }
 }
 
-/// Converts a gallery record to the UI's view, with absolute paths.
+/// Converts a gallery record to the UI's view: a thin wrapper over [`Gallery::image_view`], kept
+/// for the studio facade and fluxdesk-bench.
 pub fn image_view(gallery: &Gallery, rec: &ImageRecord) -> ImageView {
-    let thumb = gallery.thumb_path(rec);
-    ImageView {
-        id: rec.id,
-        path: gallery.abs_path(rec).to_string_lossy().into_owned(),
-        thumb_path: thumb.exists().then(|| thumb.to_string_lossy().into_owned()),
-        prompt: rec.prompt.clone(),
-        negative_prompt: rec.negative_prompt.clone(),
-        model: rec.model.clone(),
-        task_type: rec.task_type.clone(),
-        width: rec.width,
-        height: rec.height,
-        seed: rec.seed,
-        steps: rec.steps,
-        guidance: rec.guidance,
-        task_id: rec.task_id.clone(),
-        cost_usd: rec.cost_usd,
-        created_at: rec.created_at,
-        favourite: rec.favourite,
-        rating: rec.rating,
-        source_image_id: rec.source_image_id,
-        task: rec.task.clone(),
-    }
+    gallery.image_view(rec)
 }
 
 fn uncertain_error() -> Error {

@@ -6,6 +6,8 @@
 //! No wall-clock assertions: the batch's wall time against the ideal number of waves is measured
 //! by the benchmark (crates/fluxdesk-bench), not here.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +15,7 @@ use std::time::Duration;
 use fluxdesk_core::ErrorCode;
 use fluxdesk_core::ledger::TaskState;
 use fluxdesk_core::secrets::MemoryStore;
-use fluxdesk_core::settings::EnvOverrides;
-use fluxdesk_core::studio::{DemoChoice, Studio, StudioOptions};
+use fluxdesk_core::studio::{DemoChoice, Studio};
 use fluxdesk_core::views::{BatchRequest, GenerateRequest, JobEvent, SeedPlan};
 use piapi::Model;
 use piapi_sim::{Faults, SimConfig, SimHandle, Simulator};
@@ -29,30 +30,12 @@ impl Fixture {
         Fixture { dir: tempfile::tempdir().expect("tempdir") }
     }
 
-    fn env(&self, sim: &SimHandle) -> EnvOverrides {
-        let p = |name: &str| self.dir.path().join(name).to_string_lossy().into_owned();
-        let pairs: Vec<(String, String)> = vec![
-            ("FLUXDESK_HOME".into(), p("home")),
-            ("FLUXDESK_GALLERY".into(), p("gallery")),
-            ("FLUXDESK_CACHE".into(), p("cache")),
-            ("PIAPI_POLL_INTERVAL_MS".into(), "100".into()),
-            ("PIAPI_POLL_MAX_ATTEMPTS".into(), "200".into()),
-            ("PIAPI_BASE_URL".into(), sim.base_url()),
-        ];
-        EnvOverrides::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    }
-
     /// A live studio (a key is set) against `sim`, with `max_concurrent` and an optional budget.
     async fn open(&self, sim: &SimHandle, max_concurrent: u32, budget: Option<f64>) -> Studio {
-        let studio = Studio::open(StudioOptions {
-            env: self.env(sim),
-            secrets: Arc::new(MemoryStore::with_key("sk-queue-test")),
-            demo: DemoChoice::Auto,
-            settings_backend: None,
-            resume_on_open: false,
-        })
-        .await
-        .expect("studio opens");
+        let env = [("PIAPI_POLL_INTERVAL_MS", "100"), ("PIAPI_POLL_MAX_ATTEMPTS", "200")];
+        let store = Arc::new(MemoryStore::with_key("sk-queue-test"));
+        let options = common::studio_options(self.dir.path(), Some(sim), &env, store, DemoChoice::Auto);
+        let studio = Studio::open(options).await.expect("studio opens");
         let mut settings = studio.settings_view().settings;
         settings.max_concurrent = max_concurrent;
         settings.daily_budget_usd = budget;

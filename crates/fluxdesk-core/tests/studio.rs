@@ -2,14 +2,15 @@
 //! real gallery folder: events, demo/live switching, cancel, the concurrency bound, idempotent
 //! completion across two studios (like the app and the CLI at once), and the budget cap.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use fluxdesk_core::ErrorCode;
 use fluxdesk_core::ledger::TaskState;
 use fluxdesk_core::secrets::{KeySource, MemoryStore, SecretStore};
-use fluxdesk_core::settings::EnvOverrides;
-use fluxdesk_core::studio::{DemoChoice, Studio, StudioOptions};
+use fluxdesk_core::studio::{DemoChoice, Studio};
 use fluxdesk_core::views::{GenerateRequest, JobEvent};
 use piapi::Model;
 use piapi_sim::{SimConfig, SimHandle, Simulator};
@@ -23,32 +24,11 @@ impl Fixture {
         Fixture { dir: tempfile::tempdir().expect("tempdir") }
     }
 
-    fn env(&self, sim: Option<&SimHandle>) -> EnvOverrides {
-        let home = self.dir.path().join("home");
-        let gallery = self.dir.path().join("gallery");
-        let cache = self.dir.path().join("cache");
-        let mut pairs: Vec<(String, String)> = vec![
-            ("FLUXDESK_HOME".into(), home.to_string_lossy().into_owned()),
-            ("FLUXDESK_GALLERY".into(), gallery.to_string_lossy().into_owned()),
-            ("FLUXDESK_CACHE".into(), cache.to_string_lossy().into_owned()),
-            ("PIAPI_POLL_INTERVAL_MS".into(), "150".into()),
-        ];
-        if let Some(s) = sim {
-            pairs.push(("PIAPI_BASE_URL".into(), s.base_url()));
-        }
-        EnvOverrides::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-    }
-
     async fn open(&self, sim: Option<&SimHandle>, store: Arc<dyn SecretStore>, demo: DemoChoice) -> Studio {
-        Studio::open(StudioOptions {
-            env: self.env(sim),
-            secrets: store,
-            demo,
-            settings_backend: None,
-            resume_on_open: false,
-        })
-        .await
-        .expect("studio opens")
+        let env = [("PIAPI_POLL_INTERVAL_MS", "150")];
+        Studio::open(common::studio_options(self.dir.path(), sim, &env, store, demo))
+            .await
+            .expect("studio opens")
     }
 }
 

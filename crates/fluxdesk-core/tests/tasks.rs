@@ -3,6 +3,8 @@
 //! received), what lands in the gallery and in the files' metadata, and the refusals that must
 //! happen before anything is recorded or paid for.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -13,8 +15,7 @@ use fluxdesk_core::ledger::TaskState;
 use fluxdesk_core::metadata::{self, ImageMeta};
 use fluxdesk_core::runner::JobOutcome;
 use fluxdesk_core::secrets::MemoryStore;
-use fluxdesk_core::settings::EnvOverrides;
-use fluxdesk_core::studio::{DemoChoice, Studio, StudioOptions};
+use fluxdesk_core::studio::{DemoChoice, Studio};
 use fluxdesk_core::views::{
     ControlChoice, GenerateRequest, LoraChoice, Margins, MaskInput, SourceImage, TaskSettingsView,
 };
@@ -38,30 +39,14 @@ impl Fixture {
     }
 
     async fn open(&self, sim: Option<&SimHandle>) -> Studio {
-        let s = |p: PathBuf| p.to_string_lossy().into_owned();
-        let mut pairs = vec![
-            ("FLUXDESK_HOME".to_owned(), s(self.path("home"))),
-            ("FLUXDESK_GALLERY".to_owned(), s(self.path("gallery"))),
-            ("FLUXDESK_CACHE".to_owned(), s(self.path("cache"))),
-            ("PIAPI_POLL_INTERVAL_MS".to_owned(), "100".to_owned()),
-        ];
-        if let Some(sim) = sim {
-            pairs.push(("PIAPI_BASE_URL".to_owned(), sim.base_url()));
-        }
-        let env = EnvOverrides::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let env = [("PIAPI_POLL_INTERVAL_MS", "100")];
         let (store, demo) = match sim {
             Some(_) => (Arc::new(MemoryStore::with_key("sk-tasks-test")), DemoChoice::Off),
             None => (Arc::new(MemoryStore::default()), DemoChoice::Force),
         };
-        Studio::open(StudioOptions {
-            env,
-            secrets: store,
-            demo,
-            settings_backend: None,
-            resume_on_open: false,
-        })
-        .await
-        .expect("studio opens")
+        Studio::open(common::studio_options(self.dir.path(), sim, &env, store, demo))
+            .await
+            .expect("studio opens")
     }
 }
 

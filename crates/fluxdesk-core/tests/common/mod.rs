@@ -3,12 +3,49 @@
 #![allow(dead_code)]
 
 use std::io::Cursor;
+use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use fluxdesk_core::secrets::SecretStore;
+use fluxdesk_core::settings::EnvOverrides;
+use fluxdesk_core::studio::{DemoChoice, StudioOptions};
+use piapi_sim::SimHandle;
 
 /// A fixed instant `secs` seconds after an arbitrary origin in November 2026.
 pub fn at(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_795_000_000 + secs, 0).single().expect("time")
+}
+
+/// Options for a test studio: its home, gallery and cache folders under `root`, the simulator's
+/// URL when `sim` is given, then `env` (poll interval, key, …: what differs per test file), the
+/// JSON settings file, and no resume on open.
+pub fn studio_options(
+    root: &Path,
+    sim: Option<&SimHandle>,
+    env: &[(&str, &str)],
+    secrets: Arc<dyn SecretStore>,
+    demo: DemoChoice,
+) -> StudioOptions {
+    let folder = |name: &str| root.join(name).to_string_lossy().into_owned();
+    let (home, gallery, cache) = (folder("home"), folder("gallery"), folder("cache"));
+    let base_url = sim.map(SimHandle::base_url);
+    let mut pairs = vec![
+        ("FLUXDESK_HOME", home.as_str()),
+        ("FLUXDESK_GALLERY", gallery.as_str()),
+        ("FLUXDESK_CACHE", cache.as_str()),
+    ];
+    if let Some(url) = &base_url {
+        pairs.push(("PIAPI_BASE_URL", url.as_str()));
+    }
+    pairs.extend_from_slice(env);
+    StudioOptions {
+        env: EnvOverrides::from_pairs(pairs),
+        secrets,
+        demo,
+        settings_backend: None,
+        resume_on_open: false,
+    }
 }
 
 /// A small PNG whose pixels depend on `seed` (so hashes differ).
