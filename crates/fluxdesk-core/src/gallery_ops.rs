@@ -16,19 +16,23 @@
 //!   of it: after "Put Back" in the Finder, undo restores the rows.
 //! - The API key never reaches an exported file: metadata comes from [`crate::metadata::ImageMeta`],
 //!   which has no field for it.
+//! - A rebuild ([`rebuild_keeping_links`]) keeps "made from" links by content, not by id: a link
+//!   that cannot be recovered is cleared, never left pointing at an unrelated image.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Local;
 use piapi::{MAX_PIXELS, Model, Size, TaskType};
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
 use crate::export::{self, ExportFormat, parallel_map};
-use crate::gallery::{Gallery, ImageRecord, ScanPosition, TrashedImage};
+use crate::gallery::{Gallery, ImageRecord, ReconcileReport, ScanPosition, TrashedImage};
 use crate::inputs::PreparedInput;
+use crate::ledger::Ledger;
 use crate::studio::{MAX_IMAGES_PER_REQUEST, Studio};
 use crate::views::{ControlChoice, GenerateRequest, SourceImage};
 use crate::{Error, Result, import, thumbs};
@@ -299,6 +303,147 @@ impl Studio {
             export::encode_export(&bytes, None, ExportFormat::Png, 100)
         })
         .await
+    }
+}
+
+/// [`Gallery::rebuild`], keeping each image's link to the image it was made from.
+///
+/// Why: a rebuild gives every image a new id, while the index (`images.source_image_id`), the
+/// files (the `source_image_id` of [`crate::metadata::ImageMeta`], a gallery id in decimal) and
+/// the tasks' recorded inputs (`sources_json.sourceImageId`) still hold ids of the old index. So
+/// links are carried by content: before the rebuild, every linked image's content hash is noted
+/// with its source's file and content hash as the old index knew them (not as the file says: a
+/// file keeps the id of the index it was first saved to); afterwards each image with those bytes
+/// gets the new id of its source — the image with the source's bytes at the source's path, else
+/// the oldest one with those bytes, else the image now at the source's path — and each task's
+/// source id is remapped the same way.
+///
+/// A link that cannot be recovered is cleared (`NULL`), never left pointing at whatever image
+/// has that id now: the source had been deleted, its file is gone, the old index was
+/// empty (e.g. after `gallery rebuild --force`), or the image is new to the index (its file's id
+/// belongs to an index that is not there to ask).
+///
+/// Errors: those of [`Gallery::rebuild`]; reading the old links fails before anything is
+/// dropped. If writing the links fails after the rebuild, the images are indexed and the error is
+/// returned; running the rebuild again clears the links it could not restore. An image saved by
+/// a job while the rebuild runs may lose its link (it is cleared, never wrong). Blocks (SQLite,
+/// the whole gallery folder): async callers use `spawn_blocking`.
+pub fn rebuild_keeping_links(gallery: &Gallery, ledger: &Ledger) -> Result<ReconcileReport> {
+    let old = OldLinks::read(gallery, ledger)?;
+    let report = gallery.rebuild()?;
+    let mut sources = SourceFinder::default();
+    let rows: Vec<(i64, String, Option<i64>)> = gallery.db().read(|c| {
+        c.prepare("SELECT id, content_hash, source_image_id FROM images")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect()
+    })?;
+    let mut updates: Vec<(i64, Option<i64>)> = Vec::new();
+    let (mut kept, mut cleared) = (0u64, 0u64);
+    for (id, hash, current) in rows {
+        let wanted = match old.by_hash.get(&hash) {
+            Some(Some(src)) => sources.find(gallery, src)?,
+            _ => None,
+        };
+        match wanted {
+            Some(_) => kept += 1,
+            None if current.is_some() => cleared += 1,
+            None => {}
+        }
+        if wanted != current {
+            updates.push((id, wanted));
+        }
+    }
+    if !updates.is_empty() {
+        gallery.db().with_tx(|tx| {
+            let mut stmt = tx.prepare_cached("UPDATE images SET source_image_id = ?2 WHERE id = ?1")?;
+            for (id, source) in &updates {
+                stmt.execute(rusqlite::params![id, source])?;
+            }
+            Ok(())
+        })?;
+    }
+    let mut task_links: HashMap<i64, Option<i64>> = HashMap::with_capacity(old.ids.len());
+    for (old_id, src) in &old.ids {
+        task_links.insert(*old_id, sources.find(gallery, src)?);
+    }
+    let tasks = ledger.remap_source_image_ids(|old_id| task_links.get(&old_id).copied().flatten())?;
+    if kept + cleared + tasks > 0 {
+        tracing::info!(kept, cleared, tasks, "restored source-image links after the rebuild");
+    }
+    Ok(report)
+}
+
+/// An image file as the old index knew it: `(rel_path, content_hash)`.
+type FileKey = (String, String);
+
+/// The links of the index before a rebuild.
+struct OldLinks {
+    /// Content hash of a linked image → its source, `None` when the source was already gone.
+    by_hash: HashMap<String, Option<FileKey>>,
+    /// Every old id a task's recorded inputs name → that image (ids no longer indexed are left
+    /// out, so their links are cleared).
+    ids: HashMap<i64, FileKey>,
+}
+
+impl OldLinks {
+    fn read(gallery: &Gallery, ledger: &Ledger) -> Result<OldLinks> {
+        let linked: Vec<(String, Option<String>, Option<String>)> = gallery.db().read(|c| {
+            c.prepare(
+                "SELECT a.content_hash, s.rel_path, s.content_hash FROM images a \
+                 LEFT JOIN images s ON s.id = a.source_image_id WHERE a.source_image_id IS NOT NULL",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect()
+        })?;
+        let mut by_hash: HashMap<String, Option<FileKey>> = HashMap::with_capacity(linked.len());
+        for (hash, src_rel, src_hash) in linked {
+            let src = src_rel.zip(src_hash);
+            // The same bytes twice (a copy): a known source wins over a lost one.
+            let slot = by_hash.entry(hash).or_default();
+            if slot.is_none() {
+                *slot = src;
+            }
+        }
+        let wanted = ledger.source_image_ids()?;
+        let ids = gallery.db().read(|c| {
+            let mut stmt = c.prepare_cached("SELECT rel_path, content_hash FROM images WHERE id = ?1")?;
+            let mut ids = HashMap::with_capacity(wanted.len());
+            for id in wanted {
+                if let Some(file) = stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+                    ids.insert(id, file);
+                }
+            }
+            Ok(ids)
+        })?;
+        Ok(OldLinks { by_hash, ids })
+    }
+}
+
+/// Finds a source's id in the rebuilt index (memoised: many images share a source).
+#[derive(Default)]
+struct SourceFinder {
+    found: HashMap<FileKey, Option<i64>>,
+}
+
+impl SourceFinder {
+    /// The image with the source's bytes at its old path, else the oldest with those bytes,
+    /// else the image at its old path (its bytes changed since the old index last saw them:
+    /// reconcile, too, takes a changed file at the same path for the same image).
+    fn find(&mut self, gallery: &Gallery, src: &FileKey) -> Result<Option<i64>> {
+        if let Some(id) = self.found.get(src) {
+            return Ok(*id);
+        }
+        let (rel, hash) = src;
+        let id = gallery.db().read(|c| {
+            c.prepare_cached(
+                "SELECT id FROM images WHERE content_hash = ?1 OR rel_path = ?2 \
+                 ORDER BY content_hash = ?1 AND rel_path = ?2 DESC, content_hash = ?1 DESC, id LIMIT 1",
+            )?
+            .query_row([hash, rel], |r| r.get(0))
+            .optional()
+        })?;
+        self.found.insert(src.clone(), id);
+        Ok(id)
     }
 }
 

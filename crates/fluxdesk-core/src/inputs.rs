@@ -16,16 +16,22 @@
 //!   A mask of another size is resized to the source first.
 //! - Errors are [`Error::InvalidInput`] on the field the user set (`source`, `mask`, `control`,
 //!   `outpaint`), saying what to do; nothing here touches the network or the database.
+//! - Storing a file that is already there (the same input again) refreshes its mtime, so a file
+//!   about to be recorded with a new task always looks freshly written.
+//! - [`clean_inputs`] removes the files no task can still use: see its contract.
 //! - Everything blocks (decode, resize, encode, disk): async callers use `spawn_blocking`.
 
+use std::collections::HashSet;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use image::{DynamicImage, GenericImageView, ImageFormat, RgbImage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ledger::Ledger;
 use crate::views::{Margins, MaskInput};
 use crate::{Error, Result, files};
 
@@ -33,6 +39,11 @@ use crate::{Error, Result, files};
 pub const INPUTS_DIR: &str = "inputs";
 /// The smallest side a source may be shrunk to so outpaint margins fit.
 pub const MIN_SOURCE_SIDE: u32 = 64;
+/// How long [`clean_inputs`] leaves a file alone after it was last written, whatever the ledger
+/// says: an input is prepared (or pasted) before the task that uses it is recorded.
+pub const INPUTS_GRACE: Duration = Duration::from_secs(60 * 60);
+/// The prefix of `crate::files`' temporary files (a crash mid-write can leave one behind).
+const TEMP_PREFIX: &str = ".fluxdesk-tmp-";
 
 /// `<home>/inputs`.
 pub fn inputs_dir(home: &Path) -> PathBuf {
@@ -304,6 +315,9 @@ pub fn store_png(dir: &Path, png: &[u8], width: u32, height: u32) -> Result<Prep
         }
         Err(e) => return Err(e),
     }
+    // The file may have been there for days (the same input again): it is about to be recorded
+    // with a new task, so it must not look old to `clean_inputs` meanwhile.
+    mark_fresh(&path);
     Ok(PreparedInput {
         path: path.to_string_lossy().into_owned(),
         sha256,
@@ -329,6 +343,196 @@ pub fn stage_bytes(bytes: &[u8], dir: &Path) -> Result<PreparedInput> {
         return store_png(dir, &encode_png(&small)?, tw, th);
     }
     store_png(dir, &png, w, h)
+}
+
+/// Sets the file's mtime to now (best effort: at worst the file looks as old as it is).
+fn mark_fresh(path: &Path) {
+    let touched =
+        std::fs::OpenOptions::new().write(true).open(path).and_then(|f| f.set_modified(SystemTime::now()));
+    if let Err(e) = touched {
+        tracing::debug!(path = %path.display(), error = %e, "could not refresh the input's mtime");
+    }
+}
+
+/// What [`clean_inputs`] did. Every file it looked at is counted once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct InputsCleanup {
+    /// Files removed.
+    pub removed: u32,
+    /// Their total size in bytes.
+    pub removed_bytes: u64,
+    /// Kept: a task that may still be sent, resumed or retried uses them.
+    pub in_use: u32,
+    /// Kept: written less than the grace period ago.
+    pub recent: u32,
+    /// Left alone: not a file Fluxdesk writes there (other names, folders, symbolic links).
+    pub foreign: u32,
+    /// Could not be checked or removed (each is logged).
+    pub failed: u32,
+}
+
+/// Removes the prepared inputs in `dir` that no task needs any more.
+///
+/// Contract:
+/// - A file is in use when the recorded inputs of a task that is not Saved name it
+///   ([`Ledger::sources_in_use`]): queued and in-flight tasks upload it, failed, cancelled and
+///   abandoned ones can be retried with it. Names are matched by their SHA-256 anywhere in the
+///   recorded JSON, so a path under a moved data folder, or a newer Fluxdesk's format, still
+///   protects its file.
+/// - Only regular files named as this module names them (`<sha256>.png`) and leftover temp files
+///   of [`crate::files`] are candidates. Folders, symbolic links (even ones named like an input)
+///   and other files are never followed, opened or removed; when `dir` itself is a symbolic
+///   link nothing is done. Nothing outside `dir` is touched.
+/// - A file written (or stored again, see [`store_png`]) less than `grace` ago is kept, so an
+///   input prepared for a task not recorded yet survives. Each candidate's age is checked again
+///   right before it is removed, after the ledger was read.
+/// - A missing `dir` is nothing to do. One file that cannot be removed is logged and counted in
+///   [`InputsCleanup::failed`]; listing `dir` or reading the ledger failing is the error.
+/// - The outcome is logged (`tracing`, counts only). Blocks: async callers use `spawn_blocking`.
+pub fn clean_inputs(dir: &Path, ledger: &Ledger, grace: Duration) -> Result<InputsCleanup> {
+    let mut report = InputsCleanup::default();
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(m) if m.file_type().is_symlink() => {
+            tracing::info!(dir = %dir.display(), "the inputs folder is a symbolic link; not cleaning it");
+            return Ok(report);
+        }
+        Ok(_) => return Ok(report),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
+        Err(e) => return Err(Error::io("reading the inputs folder", dir, e)),
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("reading the inputs folder", dir, e))?;
+    let now = SystemTime::now();
+    let mut candidates: Vec<(PathBuf, Option<String>)> = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "could not list an entry of the inputs folder");
+                report.failed += 1;
+                continue;
+            }
+        };
+        let path = entry.path();
+        let name = entry.file_name();
+        let Some(kind) = candidate_kind(name.to_str()) else {
+            report.foreign += 1;
+            continue;
+        };
+        match old_file(&path, now, grace) {
+            Ok(Age::Old(_)) => candidates.push((path, kind)),
+            Ok(Age::Recent) => report.recent += 1,
+            Ok(Age::NotAFile) => report.foreign += 1,
+            Ok(Age::Gone) => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not check an input file");
+                report.failed += 1;
+            }
+        }
+    }
+    if !candidates.is_empty() {
+        // Read after listing: a task recorded meanwhile either shows up here or stored its file
+        // again (fresh mtime), which the second age check below sees.
+        let in_use = hex_names(&ledger.sources_in_use()?);
+        for (path, sha) in candidates {
+            if sha.as_ref().is_some_and(|s| in_use.contains(s)) {
+                report.in_use += 1;
+                continue;
+            }
+            match old_file(&path, SystemTime::now(), grace) {
+                Ok(Age::Old(bytes)) => match std::fs::remove_file(&path) {
+                    Ok(()) => {
+                        report.removed += 1;
+                        report.removed_bytes += bytes;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "could not remove an unused input file");
+                        report.failed += 1;
+                    }
+                },
+                Ok(Age::Recent) => report.recent += 1,
+                Ok(Age::NotAFile) => report.foreign += 1,
+                Ok(Age::Gone) => {}
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "could not check an input file");
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+    if report.removed > 0 || report.failed > 0 {
+        tracing::info!(
+            removed = report.removed,
+            removed_bytes = report.removed_bytes,
+            in_use = report.in_use,
+            recent = report.recent,
+            failed = report.failed,
+            "cleaned the inputs folder"
+        );
+    } else {
+        tracing::debug!(?report, "nothing to clean in the inputs folder");
+    }
+    Ok(report)
+}
+
+/// `Some(Some(sha))` for `<sha256>.png`, `Some(None)` for a leftover temp file, `None` for a
+/// name this module never writes.
+fn candidate_kind(name: Option<&str>) -> Option<Option<String>> {
+    let name = name?;
+    if name.starts_with(TEMP_PREFIX) {
+        return Some(None);
+    }
+    let stem = name.strip_suffix(".png")?;
+    is_sha256_hex(stem).then(|| Some(stem.to_owned()))
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Every 64-character run of lowercase hex digits in `texts` (the SHA-256 names they mention).
+fn hex_names(texts: &[String]) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for text in texts {
+        let b = text.as_bytes();
+        let mut start = 0;
+        while start < b.len() {
+            let len = b[start..].iter().take_while(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')).count();
+            // A longer run is unusual; every 64-character window of it counts (conservative).
+            for i in 0..len.saturating_sub(63) {
+                out.insert(text[start + i..start + i + 64].to_owned());
+            }
+            start += len.max(1);
+        }
+    }
+    out
+}
+
+enum Age {
+    /// A regular file written at least `grace` ago, and its size.
+    Old(u64),
+    Recent,
+    /// A folder, a symbolic link or anything else.
+    NotAFile,
+    Gone,
+}
+
+/// How old the entry at `path` is, without following a symbolic link. An mtime in the future
+/// counts as recent.
+fn old_file(path: &Path, now: SystemTime, grace: Duration) -> std::io::Result<Age> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Age::Gone),
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_file() {
+        return Ok(Age::NotAFile);
+    }
+    let age = now.duration_since(meta.modified()?).unwrap_or(Duration::ZERO);
+    Ok(if age >= grace { Age::Old(meta.len()) } else { Age::Recent })
 }
 
 /// SHA-256 of `bytes`, lowercase hex.

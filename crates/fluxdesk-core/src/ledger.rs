@@ -757,6 +757,66 @@ impl Ledger {
         )
     }
 
+    /// The recorded inputs (`sources_json`, as stored) of every task that may still need its
+    /// prepared input files: every task that is not Saved, in any lane. Queued and Submitting
+    /// tasks upload them before the create; Submitted, Running and Downloading ones may still
+    /// fail; Failed, Cancelled and Abandoned ones can be retried with the same inputs
+    /// (`Studio::retry_job`). Only Saved is final for its inputs. The JSON is returned unparsed
+    /// so that inputs recorded by a newer Fluxdesk, in a shape this one cannot read, still count
+    /// (see [`crate::inputs::clean_inputs`]). Reads on a read-only connection.
+    pub fn sources_in_use(&self) -> Result<Vec<String>> {
+        self.db.read(|c| {
+            c.prepare_cached(
+                "SELECT sources_json FROM tasks WHERE state <> 'saved' AND sources_json IS NOT NULL",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect()
+        })
+    }
+
+    /// The gallery ids the tasks' inputs were taken from (`sources_json.sourceImageId`), each
+    /// once, in any state.
+    pub fn source_image_ids(&self) -> Result<Vec<i64>> {
+        self.db.read(|c| {
+            c.prepare_cached(
+                "SELECT DISTINCT json_extract(sources_json, '$.sourceImageId') FROM tasks \
+                 WHERE sources_json IS NOT NULL AND json_valid(sources_json) \
+                     AND json_type(sources_json, '$.sourceImageId') = 'integer'",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect()
+        })
+    }
+
+    /// Rewrites the gallery id each task's inputs were taken from (`sources_json.sourceImageId`)
+    /// after the gallery was re-indexed under new ids: `remap(old)` is the new id, or `None` when
+    /// the image cannot be found any more (the link is then cleared, never left pointing at
+    /// whatever image has that id now). The rest of `sources_json` is kept as written, including
+    /// fields a newer Fluxdesk added. One transaction; returns how many tasks changed.
+    pub fn remap_source_image_ids(&self, remap: impl Fn(i64) -> Option<i64>) -> Result<u64> {
+        self.db.with_tx(|tx| {
+            let rows: Vec<(i64, i64)> = tx
+                .prepare_cached(
+                    "SELECT id, json_extract(sources_json, '$.sourceImageId') FROM tasks \
+                     WHERE sources_json IS NOT NULL AND json_valid(sources_json) \
+                         AND json_type(sources_json, '$.sourceImageId') = 'integer'",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut stmt = tx.prepare_cached(
+                "UPDATE tasks SET sources_json = json_set(sources_json, '$.sourceImageId', ?2) WHERE id = ?1",
+            )?;
+            let mut changed = 0;
+            for (id, old) in rows {
+                let new = remap(old);
+                if new != Some(old) {
+                    changed += stmt.execute(params![id, new])? as u64;
+                }
+            }
+            Ok(changed)
+        })
+    }
+
     /// How the tasks of one batch stand.
     pub fn batch_summary(&self, batch_id: &str) -> Result<BatchSummary> {
         self.db.with(|c| {

@@ -4,7 +4,8 @@
 //!
 //! Contract:
 //! - `open` is fast (opens SQLite, maybe starts the loopback simulator) and never needs the
-//!   network; resuming and reconciling run in the background when asked.
+//!   network; resuming, reconciling and cleaning unused input images run in the background when
+//!   asked, and their failures are logged, never fatal.
 //! - Keychain calls run on the blocking pool (they are D-Bus round trips on Linux).
 //! - The API key never leaves this module except inside the PiAPI client's config.
 //! - Jobs are recorded in the ledger before anything is sent (a whole batch in one transaction);
@@ -28,7 +29,7 @@ use tokio::sync::broadcast;
 
 use crate::db::Db;
 use crate::gallery::{Gallery, GalleryQuery, ReconcileReport};
-use crate::inputs::TaskSources;
+use crate::inputs::{self, InputsCleanup, TaskSources};
 use crate::ledger::{Ledger, LedgerTask, QueueControl, TaskState};
 use crate::paths::Paths;
 use crate::queue::{MAX_JOBS_PER_BATCH, Queue};
@@ -76,8 +77,9 @@ pub struct StudioOptions {
     /// None = the JSON settings file in FLUXDESK_HOME.
     pub settings_backend: Option<Arc<dyn SettingsBackend>>,
     /// Resume unfinished tasks in the background right after opening, then (after
-    /// [`UPKEEP_DELAY`]) reconcile the gallery and fill missing thumbnails (the app: true; the CLI
-    /// resumes explicitly).
+    /// [`UPKEEP_DELAY`]) reconcile the gallery, fill missing thumbnails and remove input images
+    /// no task needs any more ([`Studio::clean_inputs`]) (the app: true; the CLI resumes
+    /// explicitly).
     pub resume_on_open: bool,
 }
 
@@ -224,6 +226,10 @@ impl Studio {
                     Ok(0) => {}
                     Ok(made) => tracing::info!(made, "made missing thumbnails"),
                     Err(e) => tracing::warn!("missing thumbnails could not be made: {e}"),
+                }
+                // Input images no task can use any more (the counts are logged by the cleanup).
+                if let Err(e) = s.clean_inputs().await {
+                    tracing::warn!("unused input images could not be cleaned: {e}");
                 }
             });
         }
@@ -897,10 +903,27 @@ impl Studio {
         tokio::task::spawn_blocking(move || gallery.reconcile()).await.map_err(join_err)?
     }
 
-    /// Recreates the index from the gallery files alone.
+    /// Recreates the index from the gallery files alone, keeping each image's link to the image
+    /// it was made from (and the tasks' links) on the new ids; see
+    /// [`crate::gallery_ops::rebuild_keeping_links`].
     pub async fn rebuild(&self) -> Result<ReconcileReport> {
         let gallery = self.gallery();
-        tokio::task::spawn_blocking(move || gallery.rebuild()).await.map_err(join_err)?
+        let ledger = self.inner.ledger.clone();
+        tokio::task::spawn_blocking(move || crate::gallery_ops::rebuild_keeping_links(&gallery, &ledger))
+            .await
+            .map_err(join_err)?
+    }
+
+    /// Removes the prepared input images (`<data>/inputs`) that no task can use any more and
+    /// that were written more than [`inputs::INPUTS_GRACE`] ago; see [`inputs::clean_inputs`].
+    /// Runs on the blocking pool. Part of the upkeep after opening; errors are the caller's to
+    /// log (the upkeep never fails on them).
+    pub async fn clean_inputs(&self) -> Result<InputsCleanup> {
+        let dir = self.paths().inputs_dir();
+        let ledger = self.inner.ledger.clone();
+        tokio::task::spawn_blocking(move || inputs::clean_inputs(&dir, &ledger, inputs::INPUTS_GRACE))
+            .await
+            .map_err(join_err)?
     }
 
     /// Finishes what earlier runs left: polls, downloads and saves tasks PiAPI already has,
