@@ -30,7 +30,6 @@ use fluxdesk_core::db::Db;
 use fluxdesk_core::files;
 use fluxdesk_core::gallery::{Gallery, GalleryQuery, NewImage};
 use fluxdesk_core::metadata::{self, ImageMeta};
-use fluxdesk_core::runner::image_view;
 use fluxdesk_core::thumbs;
 use piapi::Model;
 use serde::{Deserialize, Serialize};
@@ -446,7 +445,7 @@ pub fn probe(
     let gallery = Gallery::new(db, lib.root(), lib.thumbs_dir());
     let page = |q: &GalleryQuery| -> Result<(usize, Option<u64>, Option<String>)> {
         let page = gallery.list(q)?;
-        let views: Vec<_> = page.items.iter().map(|r| image_view(&gallery, r)).collect();
+        let views: Vec<_> = page.items.iter().map(|r| gallery.image_view(r)).collect();
         Ok((views.len(), page.total, page.next_cursor))
     };
     let t = Instant::now();
@@ -513,7 +512,7 @@ fn search_split(gallery: &Gallery, long: usize, short: usize, seed: u64) -> Resu
                 for text in queries {
                     let t = Instant::now();
                     let page = gallery.list(&query(text, limit, count))?;
-                    let views: Vec<_> = page.items.iter().map(|r| image_view(gallery, r)).collect();
+                    let views: Vec<_> = page.items.iter().map(|r| gallery.image_view(r)).collect();
                     times.push(ms(t.elapsed()));
                     drop(views);
                     totals.push(page.total);

@@ -1088,11 +1088,14 @@ fn refresh_row(
         params![id, hash, f.size, f.mtime, width, height],
     )?;
     // Only overwrite what the file says (an edited file that lost its metadata keeps the prompt).
+    // The source link is the exception: the index's link wins and the file's id only fills a
+    // NULL, because a file keeps the id of the index it was first saved to, and after a rebuild
+    // (`gallery_ops::rebuild_keeping_links`) that id is stale while the index holds the remapped one.
     if !meta.prompt.is_empty() {
         tx.execute(
             "UPDATE images SET prompt = ?2, negative_prompt = ?3, model = COALESCE(?4, model), \
                  task_type = COALESCE(?5, task_type), seed = COALESCE(?6, seed), steps = COALESCE(?7, steps), \
-                 guidance = COALESCE(?8, guidance), source_image_id = COALESCE(?9, source_image_id), \
+                 guidance = COALESCE(?8, guidance), source_image_id = COALESCE(source_image_id, ?9), \
                  task_json = COALESCE(?10, task_json) WHERE id = ?1",
             params![
                 id,

@@ -53,7 +53,7 @@ use crate::ledger::{Ledger, LedgerTask, QueueControl, TaskState};
 use crate::metadata::{self, ImageMeta};
 use crate::queue::{self, Permit, Queue};
 use crate::thumbs;
-use crate::views::{ImageView, JobEvent, QueueState, ResumeReport};
+use crate::views::{JobEvent, QueueState, ResumeReport};
 use crate::{Error, Result};
 
 /// How long a lease lasts without renewal. A crashed process's tasks become claimable after this.
@@ -1122,12 +1122,6 @@ fn local_midnight(day: chrono::NaiveDate) -> DateTime<Utc> {
 /// A dollar amount for people: cents from $1 up, tenths of a cent below.
 pub fn usd(v: f64) -> String {
     if v.abs() >= 1.0 || v == 0.0 { format!("${v:.2}") } else { format!("${v:.4}") }
-}
-
-/// Converts a gallery record to the UI's view: a thin wrapper over [`Gallery::image_view`], kept
-/// for the studio facade and fluxdesk-bench.
-pub fn image_view(gallery: &Gallery, rec: &ImageRecord) -> ImageView {
-    gallery.image_view(rec)
 }
 
 fn uncertain_error() -> Error {

@@ -819,7 +819,7 @@ impl Studio {
             .image_ids
             .iter()
             .filter_map(|id| gallery.get(*id).ok())
-            .map(|rec| runner::image_view(gallery, &rec))
+            .map(|rec| gallery.image_view(&rec))
             .collect();
         JobView {
             id: t.id,
@@ -864,7 +864,7 @@ impl Studio {
         let gallery = self.gallery();
         let page = gallery.list(q)?;
         Ok(ImagePageView {
-            items: page.items.iter().map(|r| runner::image_view(&gallery, r)).collect(),
+            items: page.items.iter().map(|r| gallery.image_view(r)).collect(),
             next_cursor: page.next_cursor,
             total: page.total.unwrap_or(page.items.len() as u64),
             counted: page.total.is_some(),
@@ -879,7 +879,7 @@ impl Studio {
 
     pub fn get_image(&self, id: i64) -> Result<ImageView> {
         let gallery = self.gallery();
-        Ok(runner::image_view(&gallery, &gallery.get(id)?))
+        Ok(gallery.image_view(&gallery.get(id)?))
     }
 
     pub fn set_rating(&self, ids: &[i64], rating: u8) -> Result<()> {

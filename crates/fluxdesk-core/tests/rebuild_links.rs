@@ -187,3 +187,47 @@ fn a_source_edited_in_place_is_found_by_its_path_and_a_lost_index_clears_every_l
         .expect("count");
     assert_eq!(linked, 0);
 }
+
+/// Overwrites the image at `rel` with other bytes of another size (so reconcile sees the change
+/// whatever the filesystem's mtime resolution) whose metadata names `source`.
+fn edit_image(gallery: &Gallery, rel: &str, prompt: &str, source: Option<i64>) {
+    let meta = ImageMeta {
+        prompt: prompt.to_owned(),
+        model: Some(Model::Dev.id().to_owned()),
+        task_type: Some("img2img".to_owned()),
+        source_image_id: source.map(|id| id.to_string()),
+        ..ImageMeta::default()
+    };
+    let bytes = embed_png_metadata(&png_bytes(24, 24, 77), &meta).expect("embed");
+    std::fs::write(gallery.root().join(rel), bytes).expect("write");
+}
+
+#[test]
+fn refreshing_an_edited_file_keeps_the_remapped_link_and_only_fills_a_missing_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(&dir.path().join("home").join("fluxdesk.db")).expect("db");
+    let g = Gallery::new(db.clone(), dir.path().join("gallery"), dir.path().join("thumbs"));
+    let ledger = Ledger::new(db);
+    write_image(&g, "src.png", 1, None);
+    write_image(&g, "plain.png", 3, None);
+    g.reconcile().expect("reconcile");
+    let old_src = id_of(&g, "src.png");
+    write_image(&g, "kid.png", 2, Some(old_src));
+    g.reconcile().expect("reconcile");
+
+    rebuild_keeping_links(&g, &ledger).expect("rebuild");
+    let new_src = id_of(&g, "src.png");
+    assert_ne!(new_src, old_src);
+    assert_eq!(source_of(&g, "kid.png"), Some(new_src));
+
+    // kid.png is edited by a tool that keeps its metadata, which still names the first index's id.
+    edit_image(&g, "kid.png", "kid, edited", Some(old_src));
+    // plain.png had no link; its new metadata names an image of this index.
+    edit_image(&g, "plain.png", "plain, edited", Some(new_src));
+    let report = g.reconcile().expect("reconcile after the edits");
+    assert_eq!(report.updated, 2, "{report:?}");
+    let kid = g.get(id_of(&g, "kid.png")).expect("kid");
+    assert_eq!(kid.prompt, "kid, edited", "the row was refreshed from the file");
+    assert_eq!(kid.source_image_id, Some(new_src), "the stale id in the file did not win");
+    assert_eq!(source_of(&g, "plain.png"), Some(new_src), "a missing link is filled from the file");
+}
