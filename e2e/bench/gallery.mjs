@@ -118,15 +118,19 @@ function tree(root) {
 function memOf(pids) {
   let rss = 0;
   let pss = 0;
+  let pssFile = 0;
   let n = 0;
   const pssByProcess = {};
   for (const p of pids) {
     try {
       const status = fs.readFileSync(`/proc/${p}/status`, "utf8");
       const r = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-      const q = Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+      const rollup = fs.readFileSync(`/proc/${p}/smaps_rollup`, "utf8");
+      const q = Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
       rss += r;
       pss += q;
+      // Mapped files (mostly WebKit's, GTK's and Mesa's shared libraries) and the rest (heaps).
+      pssFile += Number(/^Pss_File:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
       n += 1;
       const name = /^Name:\s+(.*)$/m.exec(status)?.[1] ?? String(p);
       pssByProcess[name] = (pssByProcess[name] ?? 0) + q / 1024;
@@ -134,7 +138,22 @@ function memOf(pids) {
       // gone
     }
   }
-  return { rssMib: rss / 1024, pssMib: pss / 1024, processes: n, pssByProcess };
+  return { rssMib: rss / 1024, pssMib: pss / 1024, pssFileMib: pssFile / 1024, processes: n, pssByProcess };
+}
+
+/** With BENCH_SMAPS_DIR set, keeps each process's /proc/PID/smaps at the end of a phase (diagnosis). */
+function dumpSmaps(root, label) {
+  const dir = process.env.BENCH_SMAPS_DIR;
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  for (const p of tree(root)) {
+    try {
+      const name = /^Name:\s+(.*)$/m.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? String(p);
+      fs.writeFileSync(`${dir}/${label}-${name.replace(/\W/g, "")}-${p}.smaps`, fs.readFileSync(`/proc/${p}/smaps`));
+    } catch {
+      // gone
+    }
+  }
 }
 
 class Sampler {
@@ -161,6 +180,7 @@ class Sampler {
       b.peakPssMib = Math.max(b.peakPssMib, s.pssMib);
       b.lastRssMib = s.rssMib;
       b.lastPssMib = s.pssMib;
+      b.lastPssFileMib = s.pssFileMib;
       b.lastPssByProcess = Object.fromEntries(Object.entries(s.pssByProcess).map(([k, v]) => [k, Math.round(v)]));
     }
     const all = this.samples;
@@ -501,6 +521,7 @@ async function main() {
     }
     await sleep(3000);
     const idle = sampler.sample();
+    dumpSmaps(sampler.pid, "1-idle");
     result.idle = idle;
     log(`idle after first page: RSS ${idle.rssMib.toFixed(0)} MiB, PSS ${idle.pssMib.toFixed(0)} MiB (${idle.processes} processes)`);
 
@@ -535,6 +556,7 @@ async function main() {
     }
 
     // 3. Scroll.
+    dumpSmaps(sampler.pid, "2-search");
     sampler.phase = "scroll";
     await driver.executeScript("document.activeElement && document.activeElement.blur()");
     await driver.executeScript(`window.__fdBench.scrollTest(${SCROLL_TILES}, 100); return true;`);
@@ -562,6 +584,7 @@ async function main() {
     sampler.phase = "after scroll";
     await sleep(3000);
     result.afterScroll = sampler.sample();
+    dumpSmaps(sampler.pid, "3-scroll");
     result.memory = sampler.summary();
     result.measured = true;
   } catch (e) {

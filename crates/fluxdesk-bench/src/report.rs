@@ -809,9 +809,20 @@ fn app_gallery(o: &mut String, g: Option<&AppGallery>) {
             pass(m.peak_pss_mib < MEMORY_TARGET_MIB)
         );
         for (phase, p) in &m.phases {
+            // Of the last sample: mapped files (WebKit's, GTK's and Mesa's libraries: on a desktop
+            // shared with other apps) and the rest (heaps: what the app and the page allocate).
+            let split = if p.last_pss_file_mib > 0.0 {
+                format!(
+                    " ({:.0} libraries & files + {:.0} heap)",
+                    p.last_pss_file_mib,
+                    p.last_pss_mib - p.last_pss_file_mib
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 o,
-                "| … {phase}: peak / last PSS | {:.0} / {:.0} MiB | | |",
+                "| … {phase}: peak / last PSS | {:.0} / {:.0} MiB{split} | | |",
                 p.peak_pss_mib, p.last_pss_mib
             );
         }

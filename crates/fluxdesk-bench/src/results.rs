@@ -292,6 +292,8 @@ pub struct AppPhaseMemory {
     pub peak_pss_mib: f64,
     pub last_rss_mib: f64,
     pub last_pss_mib: f64,
+    /// The part of the last PSS that is mapped files (shared libraries, fonts); 0 when not measured.
+    pub last_pss_file_mib: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
