@@ -23,11 +23,10 @@ die() { echo "e2e: $*" >&2; echo "E2E: 0 passed, 1 failed"; exit 2; }
 app="$(realpath -e -- "$1" 2>/dev/null)" || die "app binary not found: $1"
 [ -x "$app" ] || die "not executable: $app"
 
-for tool in xvfb-run dbus-run-session dbus-send gnome-keyring-daemon secret-tool WebKitWebDriver node curl; do
-  command -v "$tool" >/dev/null || die "missing tool: $tool (see e2e/README.md)"
-done
-export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
-command -v tauri-driver >/dev/null || die "missing tauri-driver: cargo install tauri-driver --locked --version '^2'"
+# shellcheck source=e2e/sandbox.sh
+. "$here/sandbox.sh"
+missing="$(sandbox_missing_tools xvfb-run dbus-run-session dbus-send gnome-keyring-daemon secret-tool WebKitWebDriver node curl tauri-driver)" ||
+  die "missing tool: $missing (see e2e/README.md; tauri-driver: cargo install tauri-driver --locked --version '^2')"
 [ -d "$here/node_modules/selenium-webdriver" ] || die "run 'npm --prefix e2e ci' first"
 
 root="$(mktemp -d -t fluxdesk-e2e.XXXXXX)"
@@ -36,39 +35,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Nothing from the caller's Fluxdesk/PiAPI setup may leak in.
-for v in $(compgen -e | grep -E '^(FLUXDESK|PIAPI)_'); do unset "$v"; done
-
-# Everything the app, WebKit, gnome-keyring and temp files write lands under $root.
-export HOME="$root/home"
-export TMPDIR="$root/tmp"
-export XDG_CONFIG_HOME="$HOME/.config" XDG_DATA_HOME="$HOME/.local/share" XDG_CACHE_HOME="$HOME/.cache"
-export XDG_RUNTIME_DIR="$root/run"
-export FLUXDESK_HOME="$HOME/fluxdesk-home"
+# Everything the app, WebKit, gnome-keyring and temp files write lands under $root; nothing from
+# the caller's Fluxdesk/PiAPI setup leaks in; live calls can only reach a closed loopback port.
+sandbox_env "$root"
 # A space and a non-ASCII letter on purpose: asset URLs, drag-out URIs and the trash must cope.
 export FLUXDESK_GALLERY="$HOME/My Gallery ü"
 export FLUXDESK_CACHE="$HOME/fluxdesk-cache"
 export FLUXDESK_KEYRING_SERVICE="ai.fluxdesk.e2e.$$.$RANDOM"
 export E2E_APP="$app" E2E_ROOT="$root" E2E_DIR="$here"
 export E2E_ARTIFACTS="$here/artifacts"
-unset DBUS_SESSION_BUS_ADDRESS DISPLAY WAYLAND_DISPLAY
-mkdir -p "$HOME" "$TMPDIR" "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$FLUXDESK_HOME" "$E2E_ARTIFACTS"
-mkdir -m 700 -p "$XDG_RUNTIME_DIR"
+mkdir -p "$E2E_ARTIFACTS"
 rm -f "$E2E_ARTIFACTS"/*.png "$E2E_ARTIFACTS"/*.log "$E2E_ARTIFACTS"/*.txt
-
-# Keep the suite on loopback: demo mode uses the in-process simulator, and once the fake key is
-# saved any live call goes to a closed loopback port instead of api.piapi.ai (it fails fast).
-# This is the settings *file*, not PIAPI_BASE_URL, so nothing shows as "overridden".
-cat >"$FLUXDESK_HOME/settings.json" <<'JSON'
-{"version":1,"settings":{"baseUrl":"http://127.0.0.1:9"}}
-JSON
 
 echo "e2e: app=$app"
 echo "e2e: sandbox=$root keyring-service=$FLUXDESK_KEYRING_SERVICE"
 start=$(date +%s)
-timeout -k 10 "${E2E_TIMEOUT:-600}" \
-  xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
-  dbus-run-session -- bash "$here/inner.sh" "$app"
+timeout -k 10 "${E2E_TIMEOUT:-600}" bash -c '. "$1/sandbox.sh"; sandbox_xvfb bash "$1/inner.sh" "$2"' _ "$here" "$app"
 rc=$?
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
   echo "e2e: global timeout (${E2E_TIMEOUT:-600} s) hit" >&2
