@@ -108,6 +108,22 @@ function appPids() {
   return pids;
 }
 
+/** The environment of this run's WebKit web process (it inherits the app's), or null. */
+function webProcessEnviron() {
+  const mark = Buffer.from(`\0FLUXDESK_KEYRING_SERVICE=${KEYRING_SERVICE}\0`);
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (!fs.readlinkSync(`/proc/${name}/exe`).endsWith("/WebKitWebProcess")) continue;
+      const environ = Buffer.concat([Buffer.from([0]), fs.readFileSync(`/proc/${name}/environ`)]);
+      if (environ.includes(mark)) return environ;
+    } catch {
+      // gone or not ours to read
+    }
+  }
+  return null;
+}
+
 function secretTool(...args) {
   const r = spawnSync("secret-tool", args, { encoding: "utf8", timeout: 10_000 });
   if (r.error) throw new Error(`secret-tool ${args[0]}: ${r.error.message}`);
@@ -477,6 +493,11 @@ test("demo generate", async (t) => {
   assert(head.equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), `${pngs[0]} is not a PNG`);
   console.log(`# gallery file: ${path.relative(GALLERY, pngs[0])} (${fs.statSync(pngs[0]).size} bytes)`);
   await shot(d, "create", { docs: true });
+  // The page's JavaScript collector collects fully (src-tauri/src/memory.rs): removed tiles do not
+  // linger until a rare full collection.
+  const environ = webProcessEnviron();
+  assert(environ, "the app's WebKit web process was not found");
+  assert(environ.includes(Buffer.from("\0JSC_useGenerationalGC=0\0")), "the web process runs without JSC_useGenerationalGC=0");
 });
 
 test("activity and gallery", async (t) => {

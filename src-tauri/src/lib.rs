@@ -129,6 +129,8 @@ pub fn export_bindings<R: Runtime>(builder: &tauri_specta::Builder<R>, path: &Pa
 
 /// Runs the desktop app. Called by `main`; returns when the app exits.
 pub fn run() {
+    // First: it edits the environment, which is only sound while no other thread exists.
+    memory::tune_web_process_gc();
     let env = EnvOverrides::from_process_env();
     let logs_dir = Paths::resolve(&env, None).ok().map(|p| p.logs_dir());
     let log_file = logging::init(logs_dir.as_deref());
