@@ -34,7 +34,7 @@
 //!   them back exactly (same ids, ratings, favourites) after the files are restored.
 //! - All methods block (SQLite, file I/O, hashing): async callers use `spawn_blocking`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -712,35 +712,63 @@ impl Gallery {
         // idempotent insert.
         // On a read-only connection: the whole table streams through its small page cache
         // instead of filling the read-write connection's.
-        let known: HashMap<String, KnownRow> = self.db.read(|c| {
-            c.prepare("SELECT id, rel_path, file_size, file_mtime, content_hash FROM images")?
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(1)?,
-                        KnownRow { id: r.get(0)?, size: r.get(2)?, mtime: r.get(3)?, hash: r.get(4)? },
-                    ))
-                })?
-                .collect()
+        //
+        // Memory (100,000 images): the snapshot holds only what the walk compares — path, id,
+        // size, mtime — sorted by path for binary search; content hashes stay in the database and
+        // are read for the few rows that need one (a changed file's own row, the rows a new file
+        // may have been moved from, through the `images_hash` index).
+        let mut known: Vec<(Box<str>, KnownRow)> = self.db.read(|c| {
+            let rows: i64 = c.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))?;
+            // A hint: rows saved meanwhile just grow the vector.
+            let mut known = Vec::with_capacity(usize::try_from(rows).unwrap_or(0));
+            let mut stmt = c.prepare("SELECT id, rel_path, file_size, file_mtime FROM images")?;
+            let mut q = stmt.query([])?;
+            while let Some(r) = q.next()? {
+                let rel = r.get::<_, String>(1)?.into_boxed_str();
+                known.push((rel, KnownRow { id: r.get(0)?, size: r.get(2)?, mtime: r.get(3)? }));
+            }
+            Ok(known)
         })?;
-        let disk = walk_gallery(&self.root, &mut report.failed);
+        known.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
-        let mut seen: HashSet<&str> = HashSet::with_capacity(disk.len());
-        let mut new_files: Vec<&DiskFile> = Vec::new();
-        let mut changed: Vec<(&DiskFile, &KnownRow)> = Vec::new();
-        let mut touch: Vec<(i64, &DiskFile)> = Vec::new();
-        for f in &disk {
-            seen.insert(f.rel.as_str());
-            match known.get(&f.rel) {
-                Some(k) if k.size == f.size as i64 && k.mtime.is_some() && k.mtime == f.mtime => {
-                    report.unchanged += 1
+        // `gone[i]`: snapshot row `i` is a removal candidate (its file was not seen, and no new
+        // file turned out to be it moved). Files are matched as the walk finds them, and only
+        // new and changed ones are kept.
+        let mut gone = vec![true; known.len()];
+        let mut on_disk = 0usize;
+        let mut new_files: Vec<DiskFile> = Vec::new();
+        let mut changed: Vec<(DiskFile, i64)> = Vec::new();
+        walk_gallery(&self.root, &mut report.failed, |f| {
+            on_disk += 1;
+            match known_position(&known, &f.rel) {
+                Some(i) => {
+                    gone[i] = false;
+                    let k = &known[i].1;
+                    if k.size == f.size as i64 && k.mtime.is_some() && k.mtime == f.mtime {
+                        report.unchanged += 1
+                    } else {
+                        changed.push((f, k.id));
+                    }
                 }
-                Some(k) => changed.push((f, k)),
                 None => new_files.push(f),
             }
-        }
+        });
+        // Handled in path order, as when the walk returned a sorted list.
+        new_files.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+        changed.sort_unstable_by(|a, b| a.0.rel.cmp(&b.0.rel));
 
-        // Known files whose size or mtime changed: re-hash; refresh the row if the bytes changed.
-        for (f, k) in changed {
+        // Known files whose size or mtime changed: re-hash; refresh the row if the bytes changed
+        // (compared with the hash the row holds now).
+        let stored_hash = |id: i64| -> Result<Option<String>> {
+            self.db.read(|c| {
+                c.prepare_cached("SELECT content_hash FROM images WHERE id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()
+            })
+        };
+        let mut touch: Vec<(i64, &DiskFile)> = Vec::new();
+        for (f, id) in &changed {
+            let id = *id;
             let abs = self.abs(&f.rel);
             let bytes = match fs::read(&abs) {
                 Ok(b) => b,
@@ -750,15 +778,15 @@ impl Gallery {
                 }
             };
             let hash = files::content_hash(&bytes);
-            if hash == k.hash {
-                touch.push((k.id, f));
+            if stored_hash(id)?.as_deref() == Some(hash.as_str()) {
+                touch.push((id, f));
                 report.unchanged += 1;
                 continue;
             }
             match describe_file(&abs, &bytes) {
                 Ok((meta, w, h)) => {
                     self.db.with_tx(|tx| {
-                        refresh_row(tx, k.id, &meta, w, h, &hash, f)?;
+                        refresh_row(tx, id, &meta, w, h, &hash, f)?;
                         Ok(())
                     })?;
                     report.updated += 1;
@@ -777,18 +805,9 @@ impl Gallery {
             })?;
         }
 
-        // Rows whose file was not seen: removal candidates, unless a new file turns out to be the
-        // same image moved elsewhere in the gallery.
-        let mut gone: HashMap<&str, &KnownRow> = known
-            .iter()
-            .filter(|(rel, _)| !seen.contains(rel.as_str()))
-            .map(|(rel, k)| (rel.as_str(), k))
-            .collect();
-        let mut gone_by_hash: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (rel, k) in &gone {
-            gone_by_hash.entry(k.hash.as_str()).or_default().push(rel);
-        }
-
+        // Rows whose file was not seen are removal candidates, unless a new file turns out to be
+        // the same image moved elsewhere in the gallery.
+        let mut gone_left = gone.iter().filter(|g| **g).count();
         for chunk in new_files.chunks(RECONCILE_BATCH) {
             let mut prepared = Vec::with_capacity(chunk.len());
             for f in chunk {
@@ -800,17 +819,20 @@ impl Gallery {
             self.db.with_tx(|tx| {
                 for (f, img) in &prepared {
                     // Same bytes as a row whose file vanished: a move or rename.
-                    let moved_from = gone_by_hash.get_mut(img.content_hash.as_str()).and_then(|v| v.pop());
-                    if let Some(old_rel) = moved_from
-                        && fs::symlink_metadata(self.abs(old_rel)).is_err()
-                        && let Some(k) = gone.remove(old_rel)
-                    {
-                        if move_row(tx, k.id, f)? == 1 {
+                    let moved_from = if gone_left == 0 {
+                        None
+                    } else {
+                        self.moved_from(tx, &known, &gone, &img.content_hash)?
+                    };
+                    if let Some(i) = moved_from {
+                        gone[i] = false;
+                        if move_row(tx, known[i].1.id, f)? == 1 {
+                            gone_left -= 1;
                             report.moved += 1;
                         } else {
                             // Someone indexed this path meanwhile; the old row stays a removal
                             // candidate.
-                            gone.insert(old_rel, k);
+                            gone[i] = true;
                             report.unchanged += 1;
                         }
                         continue;
@@ -818,7 +840,11 @@ impl Gallery {
                     match index_new(tx, f, img, &self.root)? {
                         Indexed::Added => report.added += 1,
                         Indexed::Moved(old_rel) => {
-                            gone.remove(old_rel.as_str());
+                            if let Some(i) = known_position(&known, &old_rel)
+                                && std::mem::replace(&mut gone[i], false)
+                            {
+                                gone_left -= 1;
+                            }
                             report.moved += 1;
                         }
                         Indexed::AlreadyThere => report.unchanged += 1,
@@ -829,17 +855,16 @@ impl Gallery {
         }
 
         // Remove rows whose file is really gone (re-checked under the write lock).
-        if !gone.is_empty() {
-            if disk.is_empty() {
+        if gone_left > 0 {
+            if on_disk == 0 {
                 report.failed.push(format!(
-                    "the gallery folder {} holds no images; kept {} index entries (run `fluxdesk gallery rebuild` if you emptied it on purpose)",
+                    "the gallery folder {} holds no images; kept {gone_left} index entries (run `fluxdesk gallery rebuild` if you emptied it on purpose)",
                     self.root.display(),
-                    gone.len()
                 ));
             } else {
                 self.db.with_tx(|tx| {
                     let mut stmt = tx.prepare_cached("DELETE FROM images WHERE id = ?1 AND rel_path = ?2")?;
-                    for (rel, k) in &gone {
+                    for ((rel, k), _) in known.iter().zip(&gone).filter(|(_, g)| **g) {
                         if fs::symlink_metadata(self.abs(rel)).is_err() {
                             report.removed += stmt.execute(params![k.id, rel])? as u64;
                         }
@@ -849,6 +874,32 @@ impl Gallery {
             }
         }
         Ok(report)
+    }
+
+    /// The snapshot position of a removal candidate with content hash `hash` whose file is still
+    /// missing (the row a new file with these bytes was moved or renamed from), if any. Looked up
+    /// through the `images_hash` index, so reconcile holds no hashes; the lowest id wins.
+    fn moved_from(
+        &self,
+        tx: &Transaction,
+        known: &[(Box<str>, KnownRow)],
+        gone: &[bool],
+        hash: &str,
+    ) -> Result<Option<usize>> {
+        let mut stmt =
+            tx.prepare_cached("SELECT id, rel_path FROM images WHERE content_hash = ?1 ORDER BY id")?;
+        let mut rows = stmt.query([hash])?;
+        while let Some(r) = rows.next()? {
+            let (id, rel): (i64, String) = (r.get(0)?, r.get(1)?);
+            if let Some(i) = known_position(known, &rel)
+                && gone[i]
+                && known[i].1.id == id
+                && fs::symlink_metadata(self.abs(&rel)).is_err()
+            {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
     }
 
     /// Drops every image row and re-indexes the folder from the files alone (ledger rows are
@@ -982,7 +1033,7 @@ impl Gallery {
         Ok((
             f,
             NewImage {
-                rel_path: f.rel.clone(),
+                rel_path: f.rel.to_string(),
                 meta,
                 content_hash,
                 file_size: bytes.len() as u64,
@@ -993,18 +1044,22 @@ impl Gallery {
     }
 }
 
-/// A row as reconcile knows it.
+/// A row as reconcile's snapshot knows it (keyed by its `rel_path`).
 struct KnownRow {
     id: i64,
     size: i64,
     mtime: Option<i64>,
-    hash: String,
+}
+
+/// Where `rel` is in reconcile's snapshot (sorted by path).
+fn known_position(known: &[(Box<str>, KnownRow)], rel: &str) -> Option<usize> {
+    known.binary_search_by(|(r, _)| (**r).cmp(rel)).ok()
 }
 
 /// A gallery file found on disk.
 #[derive(Debug)]
 struct DiskFile {
-    rel: String,
+    rel: Box<str>,
     size: u64,
     mtime: Option<i64>,
 }
@@ -1214,11 +1269,11 @@ fn mtime_ms(m: &fs::Metadata) -> Option<i64> {
     i64::try_from(d.as_millis()).ok()
 }
 
-/// Every image file under `root`, sorted by relative path. Hidden entries (`.` prefix, which
-/// includes our in-progress temp files) and symlinked folders are skipped; unreadable folders and
-/// non-UTF-8 names are reported in `failed`.
-fn walk_gallery(root: &Path, failed: &mut Vec<String>) -> Vec<DiskFile> {
-    let mut out = Vec::new();
+/// Calls `found` with every image file under `root`, in no particular order. Hidden entries (`.`
+/// prefix, which includes our in-progress temp files) and symlinked folders are skipped;
+/// unreadable folders and non-UTF-8 names are reported in `failed`. Nothing is kept here: the
+/// caller keeps what it needs (at 100,000 images, a list of every file would cost ~12 MiB).
+fn walk_gallery(root: &Path, failed: &mut Vec<String>, mut found: impl FnMut(DiskFile)) {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = match fs::read_dir(&dir) {
@@ -1253,11 +1308,9 @@ fn walk_gallery(root: &Path, failed: &mut Vec<String>) -> Vec<DiskFile> {
                 continue;
             }
             let Some(rel) = path.strip_prefix(root).ok().and_then(rel_to_string) else { continue };
-            out.push(DiskFile { rel, size: meta.len(), mtime: mtime_ms(&meta) });
+            found(DiskFile { rel: rel.into_boxed_str(), size: meta.len(), mtime: mtime_ms(&meta) });
         }
     }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    out
 }
 
 /// The WHERE clauses and their arguments for a query's filters (not the cursor).
