@@ -170,6 +170,8 @@ async fn stages_and_floor(rig: &Rig, gallery: &Gallery, id: i64, n: usize) -> Re
         .await?;
     let fetch = ms(t.elapsed());
     let len = fetched.bytes.len();
+    // As the runner does: the download's verification keeps its decoded pixels for the thumbnail.
+    let decoded = fetched.decoded;
     let bytes = fetched.bytes;
     let meta = ImageMeta {
         prompt: task.request.input.prompt.clone(),
@@ -198,7 +200,10 @@ async fn stages_and_floor(rig: &Rig, gallery: &Gallery, id: i64, n: usize) -> Re
         let hash = files::content_hash(&with_meta);
         let hash_ms = ms(t.elapsed());
         let t = Instant::now();
-        thumbs::make_thumbnail(&with_meta, &thumbs::thumb_path(gallery.thumbs_dir(), &hash))?;
+        thumbs::make_thumbnail_from_image(
+            decoded.into_upright(),
+            &thumbs::thumb_path(gallery.thumbs_dir(), &hash),
+        )?;
         let thumb = ms(t.elapsed());
         let t = Instant::now();
         let (row, _) = gallery.insert(&NewImage {

@@ -914,14 +914,17 @@ impl Runner {
             };
             let fetched =
                 parts.client.fetch_image(url, &DownloadOptions::default(), cancel, &mut on_bytes).await?;
+            // The verification's decoded pixels (3–4 MiB) go straight to the thumbnail and are
+            // freed there; images of a task are fetched and stored one at a time.
+            let piapi::FetchedImage { bytes, width, height, format, decoded } = fetched;
             let req = &task.request;
             let meta = ImageMeta {
                 prompt: req.input.prompt.clone(),
                 negative_prompt: req.input.negative_prompt.clone().filter(|s| !s.trim().is_empty()),
                 model: Some(req.model.id().to_owned()),
                 task_type: Some(req.task_type.as_str().to_owned()),
-                width: fetched.width,
-                height: fetched.height,
+                width,
+                height,
                 seed: req.input.seed.map(|s| s + i64::from(index)),
                 steps: req.input.steps,
                 guidance: req.input.guidance_scale,
@@ -933,18 +936,24 @@ impl Runner {
                 generator: Some(parts.generator.clone()),
                 task_settings: crate::studio_tasks::task_settings_of(req),
             };
-            saved.push(self.store_image(task, meta, fetched.bytes, &fetched.format).await?);
+            saved.push(self.store_image(task, meta, bytes, &format, Some(decoded)).await?);
         }
         Ok(saved)
     }
 
     /// Writes the file (with metadata), its thumbnail and its index row. Idempotent.
+    ///
+    /// `decoded`: what `bytes` decode to, when the caller has it (the download's verification);
+    /// the thumbnail is then made from it instead of decoding again (embedding PNG metadata adds
+    /// text chunks only, so the saved file's pixels are the same). `None` decodes the file's bytes.
+    /// The pixels are consumed by the thumbnail step and never outlive this call.
     async fn store_image(
         &self,
         task: &LedgerTask,
         meta: ImageMeta,
         bytes: Vec<u8>,
         format: &str,
+        decoded: Option<piapi::DecodedImage>,
     ) -> Result<ImageRecord> {
         let parts = &self.inner.parts;
         let task_id = meta.task_id.clone().unwrap_or_default();
@@ -970,7 +979,11 @@ impl Runner {
             let abs = files::write_new_file_first_free(names, &bytes)?;
             let hash = files::content_hash(&bytes);
             let thumb = thumbs::thumb_path(&thumbs_dir, &hash);
-            if let Err(e) = thumbs::make_thumbnail(&bytes, &thumb) {
+            let made = match decoded {
+                Some(d) => thumbs::make_thumbnail_from_image(d.into_upright(), &thumb),
+                None => thumbs::make_thumbnail(&bytes, &thumb),
+            };
+            if let Err(e) = made {
                 // The image is safe; the thumbnail is made again lazily.
                 tracing::warn!("thumbnail failed for {}: {e}", abs.display());
             }

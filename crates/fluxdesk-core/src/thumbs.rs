@@ -7,6 +7,9 @@
 //! Pipeline: decode (PNG, JPEG or WebP via `image`, EXIF orientation applied) → downscale with
 //! `fast_image_resize` (Lanczos3; long side [`THUMB_LONG_SIDE`], never upscaled, aspect kept) →
 //! lossy WebP q80 through libwebp (`webp` crate, method [`WEBP_METHOD`]) → atomic write.
+//! [`make_thumbnail_from_image`] enters after the decode step (for pixels decoded already, e.g.
+//! by the download's verification); everything after it is the same code, so both entry points
+//! give byte-identical thumbnails for the same upright pixels.
 //!
 //! Contract: everything here is synchronous and CPU-bound (a 1024² PNG takes ~10–20 ms): callers
 //! run it in `tokio::task::spawn_blocking` (or a small pool), never on an async worker. Failures
@@ -43,7 +46,16 @@ pub struct ThumbInfo {
 ///
 /// Synchronous and CPU-bound: run it in `spawn_blocking`.
 pub fn make_thumbnail(src: &[u8], dest: &Path) -> Result<ThumbInfo> {
-    let webp = encode_thumbnail(src)?;
+    make_thumbnail_from_image(decode(src)?, dest)
+}
+
+/// [`make_thumbnail`] for pixels decoded already, which must be upright (EXIF orientation
+/// applied, as `piapi::DecodedImage::into_upright` gives). Same resize, encode and write, same
+/// output. The pixels are consumed and freed as soon as they are downscaled.
+///
+/// Synchronous and CPU-bound: run it in `spawn_blocking`.
+pub fn make_thumbnail_from_image(img: DynamicImage, dest: &Path) -> Result<ThumbInfo> {
+    let webp = encode_thumbnail(img)?;
     crate::files::write_replace(dest, &webp.bytes)?;
     Ok(ThumbInfo { width: webp.width, height: webp.height, bytes: webp.bytes.len() as u64 })
 }
@@ -75,8 +87,8 @@ struct EncodedThumb {
     bytes: Vec<u8>,
 }
 
-fn encode_thumbnail(src: &[u8]) -> Result<EncodedThumb> {
-    let img = decode(src)?;
+/// Downscales and encodes upright pixels (the part shared by every entry point).
+fn encode_thumbnail(img: DynamicImage) -> Result<EncodedThumb> {
     let (w, h) = (img.width(), img.height());
     if w == 0 || h == 0 {
         return Err(Error::Image("the image has no pixels (zero width or height)".into()));

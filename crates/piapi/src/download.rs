@@ -3,7 +3,10 @@
 //! Contract: [`Client::fetch_image`] streams the image into memory under a byte limit, checks the
 //! length against `Content-Length`, fully decodes it (PNG, JPEG or WebP) off the async runtime, and
 //! retries a truncated, corrupt or transiently failing download up to `max_attempts` times. Only a
-//! verified image is returned. [`Client::download_image`] builds on it: the verified bytes go to a
+//! verified image is returned, together with the pixels the verification decoded
+//! ([`DecodedImage`]), so callers that need the pixels (thumbnails) do not decode the same bytes
+//! again; callers that do not need them should drop them at once (a 1024² image is 3–4 MiB).
+//! [`Client::download_image`] builds on it: the verified bytes go to a
 //! temporary file in the destination's directory, are fsynced and then atomically renamed into
 //! place without overwriting anything, so a failed or cancelled download never leaves a partial
 //! or temporary file behind. Image URLs are fetched without the API key.
@@ -14,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use image::ImageDecoder as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
@@ -52,10 +56,61 @@ pub struct DownloadedImage {
 pub struct FetchedImage {
     /// The exact bytes PiAPI served (not re-encoded).
     pub bytes: Vec<u8>,
+    /// Stored size (before any EXIF orientation), as in the file's header.
     pub width: u32,
     pub height: u32,
     /// `"png"`, `"jpeg"` or `"webp"`.
     pub format: String,
+    /// What `bytes` decoded to during verification. Large: move it out and drop it as soon as it
+    /// has been used; never keep it in long-lived structures.
+    pub decoded: DecodedImage,
+}
+
+/// The pixels of a verified image, as decoded from its bytes, plus the orientation its decoder
+/// reported (EXIF; [`Orientation::NoTransforms`](image::metadata::Orientation::NoTransforms)
+/// when absent or unreadable).
+///
+/// The orientation is *not* applied to [`DecodedImage::pixels`] (they are the stored pixels,
+/// `width × height` of the [`FetchedImage`]); [`DecodedImage::into_upright`] applies it, which
+/// gives exactly what decoding the bytes and applying the decoder's orientation gives.
+/// `Debug` prints only the size, colour type and orientation.
+#[derive(Clone)]
+pub struct DecodedImage {
+    pixels: image::DynamicImage,
+    orientation: image::metadata::Orientation,
+}
+
+impl DecodedImage {
+    /// The stored pixels (orientation not applied).
+    pub fn pixels(&self) -> &image::DynamicImage {
+        &self.pixels
+    }
+
+    /// The orientation the decoder reported.
+    pub fn orientation(&self) -> image::metadata::Orientation {
+        self.orientation
+    }
+
+    /// The pixels with the orientation applied (a no-op move for upright images). CPU work for
+    /// rotated ones: call it where blocking is fine.
+    pub fn into_upright(self) -> image::DynamicImage {
+        let mut img = self.pixels;
+        img.apply_orientation(self.orientation);
+        img
+    }
+}
+
+impl fmt::Debug for DecodedImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "DecodedImage {{ {}x{} {:?}, orientation: {:?} }}",
+            self.pixels.width(),
+            self.pixels.height(),
+            self.pixels.color(),
+            self.orientation
+        )
+    }
 }
 
 impl fmt::Debug for FetchedImage {
@@ -65,6 +120,7 @@ impl fmt::Debug for FetchedImage {
             .field("width", &self.width)
             .field("height", &self.height)
             .field("format", &self.format)
+            .field("decoded", &self.decoded)
             .finish()
     }
 }
@@ -159,7 +215,8 @@ impl Client {
         }
         let dest_owned = dest.to_path_buf();
         let url_owned = url.to_owned();
-        let FetchedImage { bytes, width, height, format } = img;
+        let FetchedImage { bytes, width, height, format, decoded } = img;
+        drop(decoded); // only the bytes are written; free the pixels before the disk work
         let size = bytes.len() as u64;
         tokio::task::spawn_blocking(move || write_new_file(&dest_owned, &bytes, &url_owned))
             .await
@@ -224,18 +281,19 @@ impl Client {
             return Err(TryError::retry(download_error(url, "the image server sent an empty body")));
         }
         let verified =
-            tokio::task::spawn_blocking(move || verify_image(&bytes).map(|(w, h, f)| (bytes, w, h, f)))
-                .await
-                .map_err(|e| {
-                    TryError::retry(Error::InvalidImage { message: format!("the decoder stopped: {e}") })
-                })?;
-        let (bytes, width, height, format) = verified.map_err(TryError::retry)?;
-        Ok(FetchedImage { bytes, width, height, format: format.to_owned() })
+            tokio::task::spawn_blocking(move || verify_image(&bytes).map(|v| (bytes, v))).await.map_err(
+                |e| TryError::retry(Error::InvalidImage { message: format!("the decoder stopped: {e}") }),
+            )?;
+        let (bytes, (decoded, format)) = verified.map_err(TryError::retry)?;
+        let (width, height) = (decoded.pixels.width(), decoded.pixels.height());
+        Ok(FetchedImage { bytes, width, height, format: format.to_owned(), decoded })
     }
 }
 
-/// Fully decodes `bytes` and returns `(width, height, format)`; only PNG, JPEG and WebP pass.
-pub(crate) fn verify_image(bytes: &[u8]) -> Result<(u32, u32, &'static str)> {
+/// Fully decodes `bytes` and returns the pixels (with the decoder's orientation) and the format;
+/// only PNG, JPEG and WebP pass. Decoding is exactly `ImageReader::decode`'s (same default
+/// limits, same allocation check), split only to read the orientation first.
+pub(crate) fn verify_image(bytes: &[u8]) -> Result<(DecodedImage, &'static str)> {
     let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::InvalidImage { message: format!("could not read the file: {e}") })?;
@@ -252,13 +310,18 @@ pub(crate) fn verify_image(bytes: &[u8]) -> Result<(u32, u32, &'static str)> {
             });
         }
     };
-    let decoded = reader
-        .decode()
-        .map_err(|e| Error::InvalidImage { message: format!("the {format} data does not decode: {e}") })?;
-    if decoded.width() == 0 || decoded.height() == 0 {
+    let not_decodable = |e: image::ImageError| Error::InvalidImage {
+        message: format!("the {format} data does not decode: {e}"),
+    };
+    let mut decoder = reader.into_decoder().map_err(not_decodable)?;
+    image::Limits::default().reserve(decoder.total_bytes()).map_err(not_decodable)?;
+    // Same fallback as the thumbnailer: an unreadable orientation means "as stored".
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let pixels = image::DynamicImage::from_decoder(decoder).map_err(not_decodable)?;
+    if pixels.width() == 0 || pixels.height() == 0 {
         return Err(Error::InvalidImage { message: "the image has no pixels".to_owned() });
     }
-    Ok((decoded.width(), decoded.height(), format))
+    Ok((DecodedImage { pixels, orientation }, format))
 }
 
 /// Writes `bytes` to a temp file beside `dest`, fsyncs it and renames it to `dest` without
@@ -310,6 +373,11 @@ mod tests {
         out.into_inner()
     }
 
+    /// `(width, height, format)` of a verified image.
+    fn dims(v: (DecodedImage, &'static str)) -> (u32, u32, &'static str) {
+        (v.0.pixels().width(), v.0.pixels().height(), v.1)
+    }
+
     #[test]
     fn options_default() {
         let o = DownloadOptions::default();
@@ -319,10 +387,10 @@ mod tests {
 
     #[test]
     fn verifies_a_real_png_and_jpeg() {
-        assert_eq!(verify_image(&png(40, 30)).expect("png"), (40, 30, "png"));
+        assert_eq!(dims(verify_image(&png(40, 30)).expect("png")), (40, 30, "png"));
         let mut jpg = Cursor::new(Vec::new());
         image::RgbImage::new(16, 8).write_to(&mut jpg, image::ImageFormat::Jpeg).expect("jpeg");
-        assert_eq!(verify_image(jpg.get_ref()).expect("jpeg"), (16, 8, "jpeg"));
+        assert_eq!(dims(verify_image(jpg.get_ref()).expect("jpeg")), (16, 8, "jpeg"));
     }
 
     #[test]
@@ -355,11 +423,26 @@ mod tests {
     }
 
     #[test]
-    fn fetched_image_debug_hides_the_bytes() {
-        let f = FetchedImage { bytes: vec![1; 1000], width: 1, height: 2, format: "png".into() };
+    fn verified_pixels_are_what_the_bytes_decode_to() {
+        let bytes = png(33, 17);
+        let (decoded, _) = verify_image(&bytes).expect("png");
+        let reference = image::load_from_memory(&bytes).expect("decode");
+        assert_eq!(decoded.pixels(), &reference);
+        assert_eq!(decoded.orientation(), image::metadata::Orientation::NoTransforms);
+        assert_eq!(decoded.into_upright(), reference);
+    }
+
+    #[test]
+    fn fetched_image_debug_hides_the_bytes_and_pixels() {
+        let decoded = DecodedImage {
+            pixels: image::DynamicImage::new_rgb8(1, 2),
+            orientation: image::metadata::Orientation::NoTransforms,
+        };
+        let f = FetchedImage { bytes: vec![1; 1000], width: 1, height: 2, format: "png".into(), decoded };
         assert_eq!(
             format!("{f:?}"),
-            "FetchedImage { bytes: <1000 bytes>, width: 1, height: 2, format: \"png\" }"
+            "FetchedImage { bytes: <1000 bytes>, width: 1, height: 2, format: \"png\", \
+             decoded: DecodedImage { 1x2 Rgb8, orientation: NoTransforms } }"
         );
     }
 }

@@ -18,7 +18,7 @@ mod request;
 mod upload;
 
 pub use client::{AccountInfo, Client, ClientConfig, DEFAULT_BASE_URL};
-pub use download::{DownloadOptions, DownloadedImage, FetchedImage};
+pub use download::{DecodedImage, DownloadOptions, DownloadedImage, FetchedImage};
 pub use error::{Error, ErrorCode, Result};
 pub use model::{ControlType, LORA_TYPES, Model, TaskType};
 pub use parse::{parse_account_info, parse_task_response};
