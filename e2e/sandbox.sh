@@ -19,6 +19,7 @@
 #   sandbox_driver PORT LOG       tauri-driver on the first free port pair from PORT; waits
 #                                 (bounded) for /status. Sets SANDBOX_PORT and SANDBOX_TD.
 #   sandbox_stop                  stops both by PID (TERM, then KILL after 3 s). Idempotent.
+# scripts/test.sh uses sandbox_keyring for the Rust tests' Secret Service too.
 # Every wait is bounded; a failure returns non-zero with a message on stderr, never hangs.
 
 SANDBOX_GKD="" SANDBOX_TD="" SANDBOX_PORT=""
@@ -51,19 +52,32 @@ sandbox_xvfb() {
   xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" dbus-run-session -- "$@"
 }
 
+# Runs CMD… every 0.2 s, at most TRIES times, while process PID lives; 0 as soon as CMD succeeds.
+sandbox_poll() {
+  local tries="$1" pid="$2" _
+  shift 2
+  for _ in $(seq "$tries"); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+sandbox_secrets_up() {
+  dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'
+}
+
+sandbox_driver_up() {
+  curl -fsS -m 1 "http://127.0.0.1:$1/status" >/dev/null 2>&1
+}
+
 sandbox_keyring() {
   local password="$1" log="$2"
   printf '%s' "$password" | gnome-keyring-daemon --foreground --unlock --components=secrets >"$log" 2>&1 &
   SANDBOX_GKD=$!
-  local _
-  for _ in $(seq 50); do
-    if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-        org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
-      return 0
-    fi
-    kill -0 "$SANDBOX_GKD" 2>/dev/null || break
-    sleep 0.2
-  done
+  sandbox_poll 50 "$SANDBOX_GKD" sandbox_secrets_up && return 0
   echo "sandbox: gnome-keyring did not come up (see $log)" >&2
   return 1
 }
@@ -78,11 +92,7 @@ sandbox_driver() {
   SANDBOX_PORT="$port"
   tauri-driver --port "$port" --native-port $((port + 1)) >"$log" 2>&1 &
   SANDBOX_TD=$!
-  for _ in $(seq 75); do
-    curl -fsS -m 1 "http://127.0.0.1:$port/status" >/dev/null 2>&1 && return 0
-    kill -0 "$SANDBOX_TD" 2>/dev/null || break
-    sleep 0.2
-  done
+  sandbox_poll 75 "$SANDBOX_TD" sandbox_driver_up "$port" && return 0
   echo "sandbox: tauri-driver did not answer on :$port (see $log)" >&2
   return 1
 }

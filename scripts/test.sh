@@ -38,14 +38,10 @@ export FLUXDESK_KEYRING_SERVICE="ai.fluxdesk.test.$$"
 KEYRING_DATA="$(mktemp -d)"
 export KEYRING_DATA
 dbus-run-session -- bash -c '
-  printf "fluxdesk-ci" | XDG_DATA_HOME="$KEYRING_DATA" gnome-keyring-daemon --foreground --unlock --components=secrets >/dev/null 2>&1 & GKD=$!
-  for _ in $(seq 50); do
-    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
-      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true" && break
-    sleep 0.1
-  done
+  . e2e/sandbox.sh
+  XDG_DATA_HOME="$KEYRING_DATA" sandbox_keyring fluxdesk-ci /dev/null || true  # the keychain tests then say why
   cargo test --workspace --locked --no-fail-fast; rc=$?
-  kill $GKD 2>/dev/null; exit $rc'
+  sandbox_stop; exit $rc'
 rm -rf "$KEYRING_DATA"
 
 step "generated TypeScript bindings are up to date"

@@ -421,15 +421,8 @@ pub fn clean_inputs(dir: &Path, ledger: &Ledger, grace: Duration) -> Result<Inpu
             report.foreign += 1;
             continue;
         };
-        match old_file(&path, now, grace) {
-            Ok(Age::Old(_)) => candidates.push((path, kind)),
-            Ok(Age::Recent) => report.recent += 1,
-            Ok(Age::NotAFile) => report.foreign += 1,
-            Ok(Age::Gone) => {}
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "could not check an input file");
-                report.failed += 1;
-            }
+        if report.old_enough(&path, old_file(&path, now, grace)).is_some() {
+            candidates.push((path, kind));
         }
     }
     if !candidates.is_empty() {
@@ -441,23 +434,17 @@ pub fn clean_inputs(dir: &Path, ledger: &Ledger, grace: Duration) -> Result<Inpu
                 report.in_use += 1;
                 continue;
             }
-            match old_file(&path, SystemTime::now(), grace) {
-                Ok(Age::Old(bytes)) => match std::fs::remove_file(&path) {
-                    Ok(()) => {
-                        report.removed += 1;
-                        report.removed_bytes += bytes;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        tracing::warn!(path = %path.display(), error = %e, "could not remove an unused input file");
-                        report.failed += 1;
-                    }
-                },
-                Ok(Age::Recent) => report.recent += 1,
-                Ok(Age::NotAFile) => report.foreign += 1,
-                Ok(Age::Gone) => {}
+            let Some(bytes) = report.old_enough(&path, old_file(&path, SystemTime::now(), grace)) else {
+                continue;
+            };
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    report.removed += 1;
+                    report.removed_bytes += bytes;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "could not check an input file");
+                    tracing::warn!(path = %path.display(), error = %e, "could not remove an unused input file");
                     report.failed += 1;
                 }
             }
@@ -509,6 +496,24 @@ fn hex_names(texts: &[String]) -> HashSet<String> {
         }
     }
     out
+}
+
+impl InputsCleanup {
+    /// The file's size when `age` says it is old enough to remove; otherwise counts why it stays
+    /// (recent, not a file, unreadable — logged) and returns `None`.
+    fn old_enough(&mut self, path: &Path, age: std::io::Result<Age>) -> Option<u64> {
+        match age {
+            Ok(Age::Old(bytes)) => return Some(bytes),
+            Ok(Age::Recent) => self.recent += 1,
+            Ok(Age::NotAFile) => self.foreign += 1,
+            Ok(Age::Gone) => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "could not check an input file");
+                self.failed += 1;
+            }
+        }
+        None
+    }
 }
 
 enum Age {

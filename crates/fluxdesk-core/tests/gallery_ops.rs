@@ -19,8 +19,7 @@ use fluxdesk_core::gallery::ImageRecord;
 use fluxdesk_core::gallery_ops::settings_from_record;
 use fluxdesk_core::metadata::{ImageMeta, embed_png_metadata, read_png_metadata};
 use fluxdesk_core::secrets::MemoryStore;
-use fluxdesk_core::settings::EnvOverrides;
-use fluxdesk_core::studio::{DemoChoice, Studio, StudioOptions};
+use fluxdesk_core::studio::{DemoChoice, Studio};
 use fluxdesk_core::views::{GenerateRequest, ImageView, JobEvent};
 use fluxdesk_core::{Error, ErrorCode};
 use image::ImageDecoder;
@@ -70,25 +69,10 @@ impl Fixture {
 }
 
 async fn open(root: &Path, sim: Option<&SimHandle>, demo: DemoChoice) -> Studio {
-    let mut pairs: Vec<(String, String)> = vec![
-        ("FLUXDESK_HOME".into(), root.join("home").to_string_lossy().into_owned()),
-        ("FLUXDESK_GALLERY".into(), root.join("gallery").to_string_lossy().into_owned()),
-        ("FLUXDESK_CACHE".into(), root.join("cache").to_string_lossy().into_owned()),
-        ("PIAPI_POLL_INTERVAL_MS".into(), "100".into()),
-        ("PIAPI_API_KEY".into(), FAKE_KEY.into()),
-    ];
-    if let Some(s) = sim {
-        pairs.push(("PIAPI_BASE_URL".into(), s.base_url()));
-    }
-    Studio::open(StudioOptions {
-        env: EnvOverrides::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        secrets: Arc::new(MemoryStore::with_key(FAKE_KEY)),
-        demo,
-        settings_backend: None,
-        resume_on_open: false,
-    })
-    .await
-    .expect("studio opens")
+    let env = [("PIAPI_POLL_INTERVAL_MS", "100"), ("PIAPI_API_KEY", FAKE_KEY)];
+    Studio::open(common::studio_options(root, sim, &env, Arc::new(MemoryStore::with_key(FAKE_KEY)), demo))
+        .await
+        .expect("studio opens")
 }
 
 fn request(prompt: &str, count: u32, seed: Option<i64>) -> GenerateRequest {

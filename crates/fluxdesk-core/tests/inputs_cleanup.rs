@@ -14,8 +14,7 @@ use fluxdesk_core::db::Db;
 use fluxdesk_core::inputs::{self, INPUTS_GRACE, InputsCleanup, PreparedInput, TaskSources};
 use fluxdesk_core::ledger::{Ledger, TaskState};
 use fluxdesk_core::secrets::MemoryStore;
-use fluxdesk_core::settings::EnvOverrides;
-use fluxdesk_core::studio::{DemoChoice, Studio, StudioOptions};
+use fluxdesk_core::studio::{DemoChoice, Studio};
 use piapi::{Model, Size, TaskRequest};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -289,19 +288,13 @@ fn an_inputs_folder_that_is_a_symbolic_link_is_left_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_studio_cleans_its_inputs_folder_against_its_ledger() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let folder = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    let (home, gallery, cache) = (folder("home"), folder("gallery"), folder("cache"));
-    let studio = Studio::open(StudioOptions {
-        env: EnvOverrides::from_pairs([
-            ("FLUXDESK_HOME", home.as_str()),
-            ("FLUXDESK_GALLERY", gallery.as_str()),
-            ("FLUXDESK_CACHE", cache.as_str()),
-        ]),
-        secrets: Arc::new(MemoryStore::default()),
-        demo: DemoChoice::Off,
-        settings_backend: None,
-        resume_on_open: false,
-    })
+    let studio = Studio::open(common::studio_options(
+        dir.path(),
+        None,
+        &[],
+        Arc::new(MemoryStore::default()),
+        DemoChoice::Off,
+    ))
     .await
     .expect("studio opens");
     let dir_in = studio.paths().inputs_dir();

@@ -17,27 +17,14 @@ use fluxdesk_core::inputs::TaskSources;
 use fluxdesk_core::ledger::Ledger;
 use fluxdesk_core::metadata::{ImageMeta, embed_png_metadata, read_file_metadata};
 use fluxdesk_core::secrets::MemoryStore;
-use fluxdesk_core::settings::EnvOverrides;
-use fluxdesk_core::studio::{DemoChoice, Studio, StudioOptions};
+use fluxdesk_core::studio::{DemoChoice, Studio};
 use piapi::{Model, Size, TaskRequest};
 use rusqlite::OptionalExtension;
 
 async fn open(root: &Path) -> Studio {
-    let folder = |name: &str| root.join(name).to_string_lossy().into_owned();
-    let (home, gallery, cache) = (folder("home"), folder("gallery"), folder("cache"));
-    Studio::open(StudioOptions {
-        env: EnvOverrides::from_pairs([
-            ("FLUXDESK_HOME", home.as_str()),
-            ("FLUXDESK_GALLERY", gallery.as_str()),
-            ("FLUXDESK_CACHE", cache.as_str()),
-        ]),
-        secrets: Arc::new(MemoryStore::default()),
-        demo: DemoChoice::Off,
-        settings_backend: None,
-        resume_on_open: false,
-    })
-    .await
-    .expect("studio opens")
+    Studio::open(common::studio_options(root, None, &[], Arc::new(MemoryStore::default()), DemoChoice::Off))
+        .await
+        .expect("studio opens")
 }
 
 /// Writes a real PNG at `rel` in the gallery whose metadata says it was made from `source`.
