@@ -639,6 +639,30 @@ test("a rating survives a restart", async (t) => {
   assert((await invoke(d, "get_image", { id: image.id })).rating === 4, "the index lost the rating");
 });
 
+test("the next launch starts in the theme saved in Settings", async (t) => {
+  const THEME_JS = "return [window.__FLUXDESK_THEME__ ?? null, document.documentElement.dataset.theme]";
+  const setTheme = async (d, theme) => {
+    const view = await invoke(d, "get_settings");
+    await invoke(d, "update_settings", { settings: { ...view.settings, theme } });
+  };
+  let d = (t.driver = await launch());
+  const [bootTheme] = await d.executeScript(THEME_JS);
+  assert(bootTheme === "dark", `the window was told the theme ${bootTheme}, not the default dark`);
+  try {
+    await setTheme(d, "light");
+    await quit(d);
+    t.driver = null;
+    d = t.driver = await launch();
+    // The window's colour comes from the same saved theme (not visible to WebDriver): the page is told
+    // it before its first script, so its first paint is already light.
+    const [told, applied] = await d.executeScript(THEME_JS);
+    assert(told === "light", `after a restart the window was told the theme ${told}, not light`);
+    assert(applied === "light", `after a restart the page shows the ${applied} theme, not light`);
+  } finally {
+    await setTheme(d, "dark").catch(() => {});
+  }
+});
+
 test("Delete moves the file to the trash and the index agrees", async (t) => {
   const d = (t.driver = await launch());
   await openGallery(d, PROMPT);

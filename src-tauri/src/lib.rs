@@ -26,11 +26,12 @@ pub mod settings_store;
 pub mod startup;
 pub mod state;
 pub mod webview;
+pub mod window_theme;
 
 use std::path::{Path, PathBuf};
 
 use fluxdesk_core::paths::Paths;
-use fluxdesk_core::settings::EnvOverrides;
+use fluxdesk_core::settings::{EnvOverrides, Theme};
 use fluxdesk_core::studio::DemoChoice;
 use specta_typescript::Typescript;
 use tauri::{Manager, Runtime};
@@ -58,7 +59,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::key::set_key,
             commands::key::delete_key,
             commands::settings::get_settings,
-            commands::settings::update_settings,
+            commands::settings::update_settings::<tauri::Wry>,
             commands::jobs::watch_jobs,
             commands::generate::generate,
             commands::queue::generate_batch,
@@ -132,8 +133,10 @@ pub fn run() {
     // First: it edits the environment, which is only sound while no other thread exists.
     memory::tune_web_process_gc();
     let env = EnvOverrides::from_process_env();
-    let logs_dir = Paths::resolve(&env, None).ok().map(|p| p.logs_dir());
-    let log_file = logging::init(logs_dir.as_deref());
+    let paths = Paths::resolve(&env, None).ok();
+    let log_file = logging::init(paths.as_ref().map(|p| p.logs_dir()).as_deref());
+    // Read before the window exists: it starts in the page's background colour for this theme.
+    let theme = paths.as_ref().map(|p| window_theme::saved_theme(&p.settings_path())).unwrap_or_default();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), log_file = ?log_file, "Fluxdesk starting");
 
     let specta = specta_builder::<tauri::Wry>();
@@ -153,7 +156,7 @@ pub fn run() {
             // keychain, demo simulator) opens meanwhile instead of before.
             app.manage(AppState::pending(app.asset_protocol_scope()));
             memory::spawn_trimmer();
-            create_main_window(app)?;
+            create_main_window(app, theme)?;
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 // Its own task, so a panic while opening still ends the wait of every command
@@ -200,12 +203,20 @@ pub fn run() {
     });
 }
 
-/// Creates the `main` window from its `tauri.conf.json` entry.
-fn create_main_window<R: Runtime>(app: &tauri::App<R>) -> tauri::Result<()> {
+/// Creates the `main` window from its `tauri.conf.json` entry, in the page's background colour
+/// for `theme` (see [`window_theme`]).
+fn create_main_window<R: Runtime>(app: &tauri::App<R>, theme: Theme) -> tauri::Result<()> {
     let Some(config) = app.config().app.windows.iter().find(|w| w.label == "main").cloned() else {
         return Err(tauri::Error::WindowNotFound);
     };
-    let window = tauri::WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    let window = tauri::WebviewWindowBuilder::from_config(app, &config)?
+        .background_color(window_theme::background(theme, None))
+        .initialization_script(window_theme::boot_script(theme))
+        .build()?;
+    // "system" can only be resolved by the window; nothing has been painted yet.
+    if theme == Theme::System {
+        window_theme::apply(&window, theme);
+    }
     webview::tune(&window);
     Ok(())
 }
