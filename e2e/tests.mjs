@@ -498,6 +498,11 @@ test("demo generate", async (t) => {
   const environ = webProcessEnviron();
   assert(environ, "the app's WebKit web process was not found");
   assert(environ.includes(Buffer.from("\0JSC_useGenerationalGC=0\0")), "the web process runs without JSC_useGenerationalGC=0");
+  // Without a GPU render node WebKit does not composite, so GTK skips its GL probe at start
+  // (src-tauri/src/webview.rs); with one, GL is left alone.
+  const gpu = fs.existsSync("/dev/dri") && fs.readdirSync("/dev/dri").some((n) => n.startsWith("renderD"));
+  const skipped = environ.includes(Buffer.from("\0GDK_GL=disable\0"));
+  assert(skipped === !gpu, gpu ? "GDK_GL=disable was set on a machine with a GPU" : "the app did not skip GDK's GL probe without a GPU");
 });
 
 test("activity and gallery", async (t) => {

@@ -132,6 +132,7 @@ pub fn export_bindings<R: Runtime>(builder: &tauri_specta::Builder<R>, path: &Pa
 pub fn run() {
     // First: it edits the environment, which is only sound while no other thread exists.
     memory::tune_web_process_gc();
+    webview::skip_unused_gl_probe();
     let env = EnvOverrides::from_process_env();
     let paths = Paths::resolve(&env, None).ok();
     let log_file = logging::init(paths.as_ref().map(|p| p.logs_dir()).as_deref());

@@ -20,7 +20,8 @@
 //! is a few tens of MiB, so a full collection stays short. `JSC_useGenerationalGC` set by the user
 //! wins.
 //!
-//! This module holds the workspace's only `unsafe` code.
+//! This module and `webview::skip_unused_gl_probe` (one `set_var`) hold the workspace's only
+//! `unsafe` code.
 
 use std::time::Duration;
 
