@@ -149,6 +149,9 @@ function mockOptionsFromPage(): MockOptions {
 }
 
 function choose(): Backend {
+  // The desktop build (`tauri build` sets TAURI_ENV_PLATFORM) always runs inside Tauri: Vite replaces the
+  // variable with a constant, so the mock below is left out of that bundle (less script to parse at launch).
+  if (import.meta.env.TAURI_ENV_PLATFORM) return createTauriBackend();
   if (typeof window === "undefined") return createMockBackend({ seedGallery: 0, seedJobs: false });
   if (window.__TAURI_INTERNALS__) return createTauriBackend();
   const mock = createMockBackend(mockOptionsFromPage());

@@ -43,6 +43,7 @@ import { fitToLimit } from "../util/sizes";
 import { findTask, outpaintBudget } from "../util/tasks";
 import { fromBase64, pngSize } from "../util/mask";
 import { validateSize } from "../util/sizes";
+import { SAMPLE_PROMPTS } from "../util/samples";
 
 export type MockOptions = {
   /** Where the API key comes from; "none" means demo mode. Default "none". */
@@ -100,20 +101,7 @@ export const ERROR_MESSAGES: Record<ErrorCode, string> = {
   UploadFailed: "The source image could not be uploaded to PiAPI, so nothing was created or charged. Check your connection and retry.",
 };
 
-export const SAMPLE_PROMPTS: readonly string[] = [
-  "Brutalist concrete pavilion at dusk, long shadows, warm light",
-  "Soft pastel 3D shapes on a seamless studio backdrop",
-  "Aerial view of salt flats in pink and teal, minimal landscape",
-  "Neon-lit alley in the rain at night, cinematic glow",
-  "Ceramic vase still life in a muted Morandi palette",
-  "Bauhaus poster of concentric arches, citrus colours",
-  "Misty forest valley at dawn, layered mountains",
-  "Abstract gradient aura, dreamy blur, grain",
-  "Desert canyon at sunset, terracotta cliffs",
-  "Geometric fox logo mark exploration",
-  "Ocean waves from above, teal water and white foam",
-  "Product shot of a matte speaker on a pastel plinth",
-];
+export { SAMPLE_PROMPTS };
 
 const DAY = 86_400_000;
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
