@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::gallery::GalleryResult;
-use crate::results::{AppGallery, AppResult, AppStats, Results};
+use crate::results::{AppGallery, AppLaunch, AppResult, AppStats, Results};
 use crate::stats::Summary;
 
 /// `12.3 ms`, `1.23 s`.
@@ -664,6 +664,11 @@ fn app(o: &mut String, a: Option<&AppResult>) {
     app_gallery(o, a.gallery.as_ref());
 }
 
+/// The direct launches, when they were measured.
+fn direct_launch(g: &AppGallery) -> Option<&AppLaunch> {
+    g.launch.as_ref().filter(|l| l.measured && l.median.is_some())
+}
+
 /// The issue's memory target in MiB (300 MB).
 const MEMORY_TARGET_MIB: f64 = 300.0 * 1e6 / (1024.0 * 1024.0);
 
@@ -673,12 +678,20 @@ fn app_gallery_rows(g: &AppGallery) -> Vec<(String, String, String, String)> {
         Some(v) => format!("{:.2}× of target — {}", v / limit, if v < limit { "pass" } else { "**FAIL**" }),
         None => "n/a".into(),
     };
-    let mut rows = vec![(
-        "App, 100k gallery: start → first grid page painted (median)".to_string(),
-        g.first_page.median.map_or("n/a".into(), t),
-        "< 500 ms".to_string(),
-        verdict(g.first_page.median, 500.0),
-    )];
+    let mut rows = vec![match direct_launch(g) {
+        Some(l) => (
+            "App, 100k gallery: launch → first grid page on screen (median, no WebDriver)".to_string(),
+            l.median.map_or("n/a".into(), t),
+            "< 500 ms".to_string(),
+            verdict(l.median, 500.0),
+        ),
+        None => (
+            "App, 100k gallery: start → first grid page painted (median)".to_string(),
+            g.first_page.median.map_or("n/a".into(), t),
+            "< 500 ms".to_string(),
+            verdict(g.first_page.median, 500.0),
+        ),
+    }];
     for (kind, s) in &g.search {
         rows.push((
             format!("App, 100k gallery: keystroke → results painted p95, {kind} characters"),
@@ -735,19 +748,49 @@ fn app_gallery(o: &mut String, g: Option<&AppGallery>) {
          sends its query at once, stale answers are dropped, and the count follows separately). Scroll: the grid's scroller moved down \
          one viewport per step, a step every 100 ms (or slower when frames are), until tile {}; tiles still blank \
          (placeholder, or thumbnail not loaded) are counted 2 frames and 100 ms after each step. Memory: VmRSS \
-         and PSS summed over the app and its WebKit processes every 250 ms from launch to the end.\n",
+         and PSS summed over the app and its WebKit processes every 250 ms from launch to the end. Launch: \
+         afterwards, in the same sandbox (the app reopens the gallery), `e2e/bench/launch.py` starts the binary \
+         directly, as a designer does — WebDriver's automation session delays the page by a few hundred ms — \
+         and reads the first row of grid tiles off the X screen (XGetImage) until the share of colourful pixels \
+         (the UI is neutral grey, the library's thumbnails are not) reaches 90 % of where it settles; from \
+         process spawn, so it includes everything a designer waits for.\n",
         g.first_page.method,
         g.first_page.runs.len(),
         g.scroll.as_ref().map_or("10,000".into(), |s| thousands(u64::from(s.tiles)))
     );
     let _ = writeln!(o, "| measure | value | target | |\n|---|---|---|---|");
     let runs = g.first_page.runs.iter().map(|v| t(*v)).collect::<Vec<_>>().join(", ");
-    let _ = writeln!(
-        o,
-        "| start → first grid page painted (median; runs: {runs}) | {} | < 500 ms | {} |",
-        g.first_page.median.map_or("n/a".into(), t),
-        g.first_page.median.map_or("n/a", |v| pass(v < 500.0))
-    );
+    match direct_launch(g) {
+        Some(l) => {
+            let direct = l.runs.iter().map(|v| t(*v)).collect::<Vec<_>>().join(", ");
+            let _ = writeln!(
+                o,
+                "| launch → first grid page on screen, app started directly (median; runs: {direct}; screen read every {}) | {} | < 500 ms | {} |",
+                l.sample_every_ms.map_or("?".into(), t),
+                l.median.map_or("n/a".into(), t),
+                l.median.map_or("n/a", |v| pass(v < 500.0))
+            );
+            let _ = writeln!(
+                o,
+                "| … started through WebDriver instead: start → first grid page painted (median; runs: {runs}) | {} | | |",
+                g.first_page.median.map_or("n/a".into(), t)
+            );
+        }
+        None => {
+            if let Some(note) = g.launch.as_ref().and_then(|l| l.note.as_deref()) {
+                let _ = writeln!(
+                    o,
+                    "| launch → first grid page on screen, app started directly | not measured: {note} | | |"
+                );
+            }
+            let _ = writeln!(
+                o,
+                "| start → first grid page painted (median; runs: {runs}) | {} | < 500 ms | {} |",
+                g.first_page.median.map_or("n/a".into(), t),
+                g.first_page.median.map_or("n/a", |v| pass(v < 500.0))
+            );
+        }
+    }
     if let Some(s) = g.starts.last() {
         let _ = writeln!(
             o,
@@ -776,6 +819,13 @@ fn app_gallery(o: &mut String, g: Option<&AppGallery>) {
             st(&s.ipc),
             st(&s.response_to_painted)
         );
+        if s.response_to_dom.n > 0 {
+            let _ = writeln!(
+                o,
+                "| … of response → painted, the page's script putting the tiles in the DOM (response → DOM updated), p50 / p95 | {} | | |",
+                st(&s.response_to_dom)
+            );
+        }
     }
     if let Some(sc) = &g.scroll {
         let _ = writeln!(
@@ -846,6 +896,34 @@ fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::AppFirstPage;
+
+    #[test]
+    fn the_direct_launch_is_the_judged_first_page_figure() {
+        let mut g = AppGallery {
+            measured: true,
+            first_page: AppFirstPage { median: Some(1280.0), runs: vec![1280.0], method: "m".into() },
+            ..Default::default()
+        };
+        assert!(app_gallery_rows(&g)[0].0.contains("start → first grid page painted"));
+        g.launch = Some(AppLaunch { measured: false, note: Some("no X".into()), ..Default::default() });
+        let mut o = String::new();
+        app_gallery(&mut o, Some(&g));
+        assert!(o.contains("not measured: no X"), "{o}");
+        assert!(app_gallery_rows(&g)[0].0.contains("start → first grid page painted"));
+        g.launch = Some(AppLaunch {
+            measured: true,
+            note: None,
+            median: Some(480.0),
+            runs: vec![470.0, 480.0, 490.0],
+            sample_every_ms: Some(8.5),
+        });
+        let row = &app_gallery_rows(&g)[0];
+        assert!(row.0.contains("no WebDriver") && row.3.ends_with("pass"), "{row:?}");
+        let mut o = String::new();
+        app_gallery(&mut o, Some(&g));
+        assert!(o.contains("app started directly") && o.contains("started through WebDriver instead"), "{o}");
+    }
 
     #[test]
     fn formats() {

@@ -195,6 +195,8 @@ pub struct AppGallery {
     pub measured: bool,
     pub note: Option<String>,
     pub first_page: AppFirstPage,
+    /// Launches without WebDriver (`e2e/bench/launch.py`); absent in results from before it.
+    pub launch: Option<AppLaunch>,
     pub starts: Vec<AppStart>,
     /// By query length: "1", "2", "3+".
     pub search: std::collections::BTreeMap<String, AppSearch>,
@@ -210,6 +212,18 @@ pub struct AppFirstPage {
     pub median: Option<f64>,
     pub runs: Vec<f64>,
     pub method: String,
+}
+
+/// Start → first gallery page on screen with the app launched directly, read from the X screen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppLaunch {
+    pub measured: bool,
+    pub note: Option<String>,
+    pub median: Option<f64>,
+    pub runs: Vec<f64>,
+    /// How often the screen was read (the figure's resolution).
+    pub sample_every_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -247,6 +261,8 @@ pub struct AppSearch {
     pub ipc: AppStats,
     pub call_to_painted: AppStats,
     pub response_to_painted: AppStats,
+    /// Response → the page's script has put the list's first tile in the DOM (before layout and paint).
+    pub response_to_dom: AppStats,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
