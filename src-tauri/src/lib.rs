@@ -59,6 +59,8 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::key::set_key,
             commands::key::delete_key,
             commands::settings::get_settings,
+            // Generic over the runtime (it recolours the calling window); `Wry` only names the
+            // TypeScript signature, as for `copy_image` below.
             commands::settings::update_settings::<tauri::Wry>,
             commands::jobs::watch_jobs,
             commands::generate::generate,

@@ -13,7 +13,9 @@
 //! - [`background`] is the colour for a theme and the system's preference ("system" follows it).
 //! - [`boot_script`] hands the same theme to the page before its first script runs
 //!   (`ui/public/theme-boot.js` prefers it to the copy in local storage), so the page's first paint
-//!   agrees with the window even when the theme was changed outside the app.
+//!   agrees with the window even when the theme was changed outside the app. (The script is the
+//!   launch's: were the page reloaded after a change in Settings, which the app never does, it
+//!   would show the old theme until its settings load.)
 //! - [`apply`] sets the colour on a built window. It runs right after the window is built, before
 //!   anything is painted, and again when Settings changes the theme, so a resize never uncovers
 //!   the old colour.
