@@ -25,6 +25,23 @@ function scrollTo(top: number) {
 const queries = (mock: { calls: { method: string }[] }) => mock.calls.filter((c) => c.method === "listImages").length;
 
 describe("Gallery", () => {
+  test("a scrolled grid asks for the next page well before its end; an unscrolled one waits", async () => {
+    const { mock } = await openGallery(1000);
+    const loaded = gallery.ids.length;
+    const pagesAfterCursor = () =>
+      mock.calls.filter((c) => c.method === "listImages" && (c.args[0] as GalleryQuery).cursor != null).length;
+    const lastRendered = () => Math.max(...cells().map((c) => Number(c.getAttribute("data-id") ? gallery.ids.indexOf(Number(c.getAttribute("data-id"))) : -1)));
+    // At the top the first screen has the machine to itself: the end of the page is more than two rows away.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(pagesAfterCursor()).toBe(0);
+    expect(loaded - 1 - lastRendered()).toBeGreaterThan(gallery.cols * 2);
+    // Scrolled by a pixel, the same distance is within PAGE_AHEAD: the next page is asked for now.
+    scrollTo(1);
+    await waitFor(() => expect(pagesAfterCursor()).toBe(1));
+    expect(loaded - 1 - lastRendered()).toBeGreaterThan(gallery.cols * 2);
+    await waitFor(() => expect(gallery.ids.length).toBeGreaterThan(loaded));
+  });
+
   test("an empty gallery suggests a first prompt", async () => {
     const { user } = await openGallery(0);
     await screen.findByText("Your gallery is empty");

@@ -17,6 +17,11 @@ import { gridLayout, prepend } from "../util/virtual";
 /** Page size of a normal scroll page; bigger jumps ask for up to MAX_PAGE at once. */
 export const PAGE_SIZE = 200;
 export const MAX_PAGE = 1000;
+/**
+ * How far ahead of the last rendered tile a scrolled grid asks for the next page: five screens at the
+ * default size, so scrolling a screen every 100 ms outruns only a page that takes longer than ~half a second.
+ */
+export const PAGE_AHEAD = 100;
 /** The smallest first page (it is about two viewports of tiles, rounded up to whole rows). */
 export const MIN_FIRST_PAGE = 48;
 /**
