@@ -7,9 +7,15 @@
 //! process allocations share those arenas too.
 //!
 //! Contract: [`spawn_trimmer`] calls `malloc_trim(0)` on the blocking pool [`FIRST_TRIM`] after
-//! start (the start-up reconcile is over by then) and every [`TRIM_EVERY`] after that. It only
-//! gives back free pages; live memory is untouched. Not more often: the trim locks each arena in
-//! turn, so a thread allocating meanwhile (the asset protocol serving thumbnails) waits a moment.
+//! start (the start-up reconcile is over by then) and every [`TRIM_EVERY`] after that, each time
+//! once the page has sent no command for [`QUIET_FOR`] (waiting at most [`QUIET_AT_MOST`]). It
+//! only gives back free pages; live memory is untouched. Why the wait: the trim locks each arena
+//! in turn, and the window's thread, which allocates for every frame and every thumbnail it
+//! serves, waited for it. A trim in the middle of the bench's scroll froze the window once per run
+//! (one frame of 150–190 ms, five tiles left blank as long); with trims held off it scrolled with
+//! no frame over 53 ms. Commands are the activity the app sees: a scroll past what is loaded asks
+//! for pages every second or so, so its trim waits until the scroll ends; a scroll through what
+//! is already loaded sends none and can still meet one (once a minute at most).
 //!
 //! JavaScriptCore in WebKit's web process (Linux): [`tune_web_process_gc`] turns its generational
 //! collector off, so every collection is a full one. With it on, the page's removed DOM nodes
@@ -23,7 +29,9 @@
 //! This module and `webview::skip_unused_gl_probe` (one `set_var`) hold the workspace's only
 //! `unsafe` code.
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// When freed memory is first handed back: after the start-up reconcile (which begins 3 s after
 /// start and takes a few seconds at 100,000 images).
@@ -32,13 +40,55 @@ pub const FIRST_TRIM: Duration = Duration::from_secs(20);
 /// How often after that.
 pub const TRIM_EVERY: Duration = Duration::from_secs(60);
 
+/// How long the page must have sent no command before a due trim runs.
+pub const QUIET_FOR: Duration = Duration::from_secs(3);
+
+/// The longest a due trim waits for quiet.
+pub const QUIET_AT_MOST: Duration = Duration::from_secs(300);
+
+/// When the page last sent a command, in ms since [`clock`]'s start.
+static LAST_COMMAND_MS: AtomicU64 = AtomicU64::new(0);
+
+fn clock() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(clock().elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Records that the page sent a command (every command asks `AppState::studio`, which calls this).
+pub fn note_command() {
+    LAST_COMMAND_MS.store(now_ms(), Ordering::Relaxed);
+}
+
+/// How long ago the page last sent a command (since start when it has sent none).
+fn since_last_command() -> Duration {
+    Duration::from_millis(now_ms().saturating_sub(LAST_COMMAND_MS.load(Ordering::Relaxed)))
+}
+
+/// How much longer a due trim waits, given how long ago the last command came and how long the
+/// trim has waited already; `None` means trim now.
+pub fn wait_before_trim(since_last_command: Duration, waited: Duration) -> Option<Duration> {
+    if since_last_command >= QUIET_FOR || waited >= QUIET_AT_MOST {
+        return None;
+    }
+    Some((QUIET_FOR - since_last_command).min(QUIET_AT_MOST - waited))
+}
+
 /// Starts the periodic trim on Tauri's async runtime (for the life of the app).
 pub fn spawn_trimmer() {
+    clock();
     tauri::async_runtime::spawn(async {
         let mut every = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TRIM, TRIM_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
+            let due = Instant::now();
+            while let Some(wait) = wait_before_trim(since_last_command(), due.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
             // The trim walks and locks every arena in turn: never on a runtime worker.
             if tokio::task::spawn_blocking(trim).await.is_err() {
                 return;
@@ -87,6 +137,23 @@ pub fn trim() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_due_trim_waits_for_the_page_to_be_quiet_but_not_for_ever() {
+        let s = Duration::from_secs;
+        assert_eq!(wait_before_trim(s(10), s(0)), None, "quiet long enough");
+        assert_eq!(wait_before_trim(QUIET_FOR, s(0)), None);
+        assert_eq!(wait_before_trim(s(1), s(0)), Some(QUIET_FOR - s(1)), "waits out the rest of the quiet");
+        assert_eq!(wait_before_trim(Duration::ZERO, s(0)), Some(QUIET_FOR));
+        assert_eq!(wait_before_trim(Duration::ZERO, QUIET_AT_MOST), None, "a busy page still gets its trim");
+        assert_eq!(wait_before_trim(Duration::ZERO, QUIET_AT_MOST - s(1)), Some(s(1)));
+    }
+
+    #[test]
+    fn commands_are_the_activity_the_trimmer_sees() {
+        note_command();
+        assert!(since_last_command() < QUIET_FOR);
+    }
 
     #[test]
     fn trimming_keeps_live_memory_intact() {

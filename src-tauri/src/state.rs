@@ -79,6 +79,8 @@ impl AppState {
     /// The studio (a cheap clone sharing all state), or the error that stopped it opening; waits
     /// while it is still opening.
     pub async fn studio(&self) -> Result<Studio, IpcError> {
+        // Every command comes through here: the memory trimmer waits for the page to be quiet.
+        crate::memory::note_command();
         let mut rx = self.studio.subscribe();
         let outcome = rx.wait_for(Option::is_some).await.map_err(|_| shutting_down())?;
         outcome.as_ref().map_or_else(|| Err(shutting_down()), Clone::clone)
