@@ -263,16 +263,22 @@ B.ready = (c) => {
 // The first page may have been asked for before this script ran (the gallery is the start
 // screen): take the call's times from the UI's User Timing marks; ids unknown (any loaded tiles).
 const markAt = (n) => { const e = performance.getEntriesByName(n); return e.length ? e[0].startTime : null; };
-if (markAt("fd:list_images:start") != null) {
+// The marks may also appear after this script ran (the app had not asked yet): checked each frame
+// until the first page is watched.
+const takeMarks = () => {
+  if (B.marksTaken || markAt("fd:list_images:start") == null) return;
+  B.marksTaken = true;
   const r = { text: null, cursor: false, start: markAt("fd:list_images:start"), end: markAt("fd:list_images:end"), ids: null, total: null, paint: null, synthetic: true };
   B.reqs.push(r);
   B.pendingMarked = r;
-}
+};
+takeMarks();
 // Each frame: has the watched result list been painted (viewport shows its first images, in
 // order, loaded)? Then decode them and take the next frame's time as "painted".
 let busy = false;
 let firstTick = true;
 const tick = (ts) => {
+  if (!B.watch) takeMarks();
   const pm = B.pendingMarked;
   if (pm && !B.watch) {
     if (pm.end == null) pm.end = markAt("fd:list_images:end");
