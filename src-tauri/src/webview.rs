@@ -51,10 +51,11 @@ pub const GDK_GL: &str = "GDK_GL";
 /// When WebKit will not composite (see [`tune`]), sets `GDK_GL=disable` unless the user set
 /// `GDK_GL`. Why: while GTK starts, GDK probes GLX for the window, which loads Mesa's software
 /// renderer with LLVM into the app and waits on the X server, for GL that nothing in the window
-/// then uses: WebKit paints with its CPU path. Without the probe WebKit's web process starts about
-/// 40 ms sooner and the first gallery page was painted a median 180 ms sooner, with much less
-/// spread (8 direct launches each at 100,000 images, no GPU: 586–1,236 ms → 628–848 ms). With
-/// a GPU nothing changes. Call it first thing in the process, before any thread exists.
+/// then uses: WebKit paints with its CPU path. Without the probe WebKit's web process started
+/// about 40 ms sooner and the launch's CPU work (the first gallery page included) ended a median
+/// 180 ms sooner, with much less spread (perf, 8 direct launches each at 100,000 images, no GPU:
+/// 586–1,236 ms → 628–848 ms). With a GPU nothing changes. Call it first thing in the process,
+/// before any thread exists.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 pub fn skip_unused_gl_probe() {
