@@ -405,8 +405,9 @@ impl Db {
                 let len = path.and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
                 integrity_probe(&conn, path, len)?;
             }
-            let mode: String =
-                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(c)?;
+            let mode: String = retry_busy(|| {
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(c)
+            })?;
             if !mode.eq_ignore_ascii_case("wal") {
                 tracing::warn!(mode, "SQLite refused WAL mode (network file system?); using {mode}");
             }
@@ -423,7 +424,7 @@ impl Db {
         };
         let inner = Inner { readers, conn: Mutex::new(conn), path: path.map(Path::to_path_buf) };
         let db = Db { inner: Arc::new(inner) };
-        db.migrate()?;
+        retry_busy(|| db.migrate())?;
         Ok(db)
     }
 
@@ -583,6 +584,28 @@ fn corrupt(path: Option<&Path>, message: &str) -> Error {
 
 /// Maps "not a database" / "malformed" to [`Error::DatabaseCorrupt`], everything else to
 /// [`Error::Sqlite`].
+/// Runs `f` again while SQLite answers "busy" at once, for at most [`BUSY_TIMEOUT`]. Why: two
+/// connections opening a new file at the same moment (the app and the CLI, say) both switch it to
+/// WAL and start its migration, and SQLite answers the loser "database is locked" without waiting
+/// out the busy timeout (a lock it would have to wait for could deadlock). Under load this made
+/// one of the two opens fail; the retried one finds the file switched and migrated.
+fn retry_busy<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match f() {
+            Err(Error::Sqlite(e))
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn classify(path: Option<&Path>, e: rusqlite::Error) -> Error {
     use rusqlite::ErrorCode as C;
     match e.sqlite_error_code() {
