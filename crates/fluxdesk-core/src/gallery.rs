@@ -132,6 +132,9 @@ impl From<&ImageRecord> for ImageMeta {
             cost_usd: rec.cost_usd,
             created_at: Some(rec.created_at),
             source_image_id: rec.source_image_id.map(|id| id.to_string()),
+            // The record does not keep its source's hash: an exported file names the id only, so
+            // imported elsewhere it links to nothing rather than to a wrong image.
+            source_image_hash: None,
             generator: None,
             task_settings: rec.task.clone(),
         }
@@ -394,6 +397,15 @@ impl Gallery {
             source_image_id: rec.source_image_id,
             task: rec.task.clone(),
         }
+    }
+
+    /// Links images indexed one by one (an import) whose source came in after them: see
+    /// [`ImageMeta::source_image_hash`].
+    pub(crate) fn link_pending_sources(&self, pending: &[PendingLink]) -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.db.with_tx(|tx| link_sources_by_hash(tx, pending))
     }
 
     /// `abs` relative to the gallery root with `/` separators (what [`NewImage::rel_path`] wants).
@@ -808,6 +820,8 @@ impl Gallery {
         // Rows whose file was not seen are removal candidates, unless a new file turns out to be
         // the same image moved elsewhere in the gallery.
         let mut gone_left = gone.iter().filter(|g| **g).count();
+        // New images whose source may be indexed later in this pass (linked at the end).
+        let mut pending_links: Vec<PendingLink> = Vec::new();
         for chunk in new_files.chunks(RECONCILE_BATCH) {
             let mut prepared = Vec::with_capacity(chunk.len());
             for f in chunk {
@@ -838,7 +852,10 @@ impl Gallery {
                         continue;
                     }
                     match index_new(tx, f, img, &self.root)? {
-                        Indexed::Added => report.added += 1,
+                        Indexed::Added => {
+                            report.added += 1;
+                            pending_links.extend(PendingLink::of(img));
+                        }
                         Indexed::Moved(old_rel) => {
                             if let Some(i) = known_position(&known, &old_rel)
                                 && std::mem::replace(&mut gone[i], false)
@@ -852,6 +869,10 @@ impl Gallery {
                 }
                 Ok(())
             })?;
+        }
+
+        if !pending_links.is_empty() {
+            self.db.with_tx(|tx| link_sources_by_hash(tx, &pending_links))?;
         }
 
         // Remove rows whose file is really gone (re-checked under the write lock).
@@ -1121,6 +1142,40 @@ fn index_new(tx: &Transaction, f: &DiskFile, img: &NewImage, root: &Path) -> Res
     Ok(if inserted { Indexed::Added } else { Indexed::AlreadyThere })
 }
 
+/// An image just indexed whose file names its source by content: linked again once everything
+/// of the same pass is indexed, in case its source was indexed after it.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingLink {
+    rel_path: String,
+    source_hash: String,
+    source_id: Option<i64>,
+}
+
+impl PendingLink {
+    pub(crate) fn of(img: &NewImage) -> Option<PendingLink> {
+        Some(PendingLink {
+            rel_path: img.rel_path.clone(),
+            source_hash: img.meta.source_image_hash.clone()?,
+            source_id: img.meta.source_id(),
+        })
+    }
+}
+
+/// Links each pending image that has no source yet to the image with its source's bytes (the
+/// one with the id its file names when that one has them, else the oldest; never itself).
+pub(crate) fn link_sources_by_hash(tx: &Transaction, pending: &[PendingLink]) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE images SET source_image_id = \
+             (SELECT s.id FROM images s WHERE s.content_hash = ?2 AND s.id != images.id \
+              ORDER BY s.id = ?3 DESC, s.id LIMIT 1) \
+         WHERE rel_path = ?1 AND source_image_id IS NULL",
+    )?;
+    for p in pending {
+        stmt.execute(params![p.rel_path, p.source_hash, p.source_id])?;
+    }
+    Ok(())
+}
+
 /// Points row `id` at the file `f` (a move or rename). 0 if another row already has that path.
 fn move_row(tx: &Transaction, id: i64, f: &DiskFile) -> rusqlite::Result<usize> {
     tx.execute(
@@ -1143,14 +1198,16 @@ fn refresh_row(
         params![id, hash, f.size, f.mtime, width, height],
     )?;
     // Only overwrite what the file says (an edited file that lost its metadata keeps the prompt).
-    // The source link is the exception: the index's link wins and the file's id only fills a
-    // NULL, because a file keeps the id of the index it was first saved to, and after a rebuild
-    // (`gallery_ops::rebuild_keeping_links`) that id is stale while the index holds the remapped one.
+    // The source link is the exception: the index's link wins, and the file only fills a NULL,
+    // by its source's content hash (`ImageMeta::source_image_hash`), never by its id: a file keeps the id
+    // of the index it was first saved to, stale after a rebuild (`gallery_ops::rebuild_keeping_links`
+    // holds the remapped one) and meaningless in another gallery.
     if !meta.prompt.is_empty() {
         tx.execute(
             "UPDATE images SET prompt = ?2, negative_prompt = ?3, model = COALESCE(?4, model), \
                  task_type = COALESCE(?5, task_type), seed = COALESCE(?6, seed), steps = COALESCE(?7, steps), \
-                 guidance = COALESCE(?8, guidance), source_image_id = COALESCE(source_image_id, ?9), \
+                 guidance = COALESCE(?8, guidance), source_image_id = COALESCE(source_image_id, \
+                     (SELECT s.id FROM images s WHERE s.content_hash = ?11 AND s.id != ?1 ORDER BY s.id = ?9 DESC, s.id LIMIT 1)), \
                  task_json = COALESCE(?10, task_json) WHERE id = ?1",
             params![
                 id,
@@ -1162,7 +1219,8 @@ fn refresh_row(
                 meta.steps,
                 meta.guidance.map(f64::from),
                 meta.source_id(),
-                task_json(meta.task_settings.as_ref())
+                task_json(meta.task_settings.as_ref()),
+                meta.source_image_hash
             ],
         )?;
         set_grams(tx, id, &meta.prompt, true)?;
@@ -1184,7 +1242,8 @@ fn insert_tx(tx: &Transaction, img: &NewImage, mtime: Option<i64>) -> Result<(i6
                  guidance, task_id, output_index, cost_usd, created_at, content_hash, file_size, file_mtime, \
                  ledger_id, indexed_at, source_image_id, task_json) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 COALESCE(?18, (SELECT id FROM tasks WHERE task_id = ?11)), ?19, ?20, ?21) \
+                 COALESCE(?18, (SELECT id FROM tasks WHERE task_id = ?11)), ?19, \
+                 (SELECT id FROM images WHERE content_hash = ?22 ORDER BY id = ?20 DESC, id LIMIT 1), ?21) \
              ON CONFLICT DO NOTHING RETURNING id",
             params![
                 img.rel_path,
@@ -1207,7 +1266,8 @@ fn insert_tx(tx: &Transaction, img: &NewImage, mtime: Option<i64>) -> Result<(i6
                 img.ledger_id,
                 now_ms(),
                 m.source_id(),
-                task_json(m.task_settings.as_ref())
+                task_json(m.task_settings.as_ref()),
+                m.source_image_hash
             ],
             |r| r.get(0),
         )

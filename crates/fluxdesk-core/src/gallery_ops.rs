@@ -318,10 +318,11 @@ impl Studio {
 /// the oldest one with those bytes, else the image now at the source's path — and each task's
 /// source id is remapped the same way.
 ///
-/// A link that cannot be recovered is cleared (`NULL`), never left pointing at whatever image
-/// has that id now: the source had been deleted, its file is gone, the old index was
-/// empty (e.g. after `gallery rebuild --force`), or the image is new to the index (its file's id
-/// belongs to an index that is not there to ask).
+/// An image the old index did not link keeps what indexing gave it: its file's source content
+/// hash (`ImageMeta::source_image_hash`) finds the image with those bytes, so links survive even
+/// `gallery rebuild --force`. A link that cannot be recovered is cleared (`NULL`), never left
+/// pointing at whatever image has that id now: the source had been deleted, its file is gone, or
+/// the file names only an id (written before files carried the hash) that no index vouches for.
 ///
 /// Errors: those of [`Gallery::rebuild`]; reading the old links fails before anything is
 /// dropped. If writing the links fails after the rebuild, the images are indexed and the error is
@@ -342,7 +343,10 @@ pub fn rebuild_keeping_links(gallery: &Gallery, ledger: &Ledger) -> Result<Recon
     for (id, hash, current) in rows {
         let wanted = match old.by_hash.get(&hash) {
             Some(Some(src)) => sources.find(gallery, src)?,
-            _ => None,
+            Some(None) => None,
+            // Unknown to the old index: the link indexing gave it, by its source's content hash
+            // (empty for a file that names only an id).
+            None => current,
         };
         match wanted {
             Some(_) => kept += 1,

@@ -32,7 +32,7 @@ use image::ImageFormat;
 use serde::{Deserialize, Serialize};
 
 use crate::export::{is_inside, read_embedded_metadata, write_unique};
-use crate::gallery::{Gallery, IMAGE_EXTENSIONS, NewImage};
+use crate::gallery::{Gallery, IMAGE_EXTENSIONS, NewImage, PendingLink};
 use crate::metadata::ImageMeta;
 use crate::{Error, Result, files, thumbs};
 
@@ -73,6 +73,7 @@ pub fn import_paths(gallery: &Gallery, paths: &[PathBuf], now: DateTime<Local>) 
     }
     let mut seen: HashSet<PathBuf> = HashSet::with_capacity(candidates.len());
     let dest_dir = gallery.root().join(now.format("%Y").to_string()).join(now.format("%m").to_string());
+    let mut pending_links = Vec::new();
     for src in candidates {
         let key = fs::canonicalize(&src).unwrap_or_else(|_| src.clone());
         if !seen.insert(key) {
@@ -82,7 +83,7 @@ pub fn import_paths(gallery: &Gallery, paths: &[PathBuf], now: DateTime<Local>) 
             report.skipped += 1;
             continue;
         }
-        match import_file(gallery, &src, &dest_dir) {
+        match import_file(gallery, &src, &dest_dir, &mut pending_links) {
             Ok(Some(id)) => {
                 report.imported += 1;
                 report.ids.push(id);
@@ -94,11 +95,20 @@ pub fn import_paths(gallery: &Gallery, paths: &[PathBuf], now: DateTime<Local>) 
             }
         }
     }
+    // An image imported before its source (both in this import) is linked now.
+    if let Err(e) = gallery.link_pending_sources(&pending_links) {
+        tracing::warn!(error = %e, "imported images could not be linked to their sources");
+    }
     Ok(report)
 }
 
 /// Copies and indexes one file. `Ok(None)`: an exact duplicate of a gallery image.
-fn import_file(gallery: &Gallery, src: &Path, dest_dir: &Path) -> Result<Option<i64>> {
+fn import_file(
+    gallery: &Gallery,
+    src: &Path,
+    dest_dir: &Path,
+    pending_links: &mut Vec<PendingLink>,
+) -> Result<Option<i64>> {
     let fmeta = fs::metadata(src).map_err(|e| Error::io("reading the image", src, e))?;
     if fmeta.len() > MAX_FILE_BYTES {
         return Err(Error::Image(format!("the file is larger than {} MB", MAX_FILE_BYTES >> 20)));
@@ -151,6 +161,7 @@ fn import_file(gallery: &Gallery, src: &Path, dest_dir: &Path) -> Result<Option<
         };
         let (id, inserted) = gallery.insert(&img)?;
         if inserted {
+            pending_links.extend(PendingLink::of(&img));
             return Ok(id);
         }
         // Its task output is already in the gallery under other bytes (one row per task output):
@@ -158,7 +169,10 @@ fn import_file(gallery: &Gallery, src: &Path, dest_dir: &Path) -> Result<Option<
         img.meta.task_id = None;
         img.meta.output_index = None;
         match gallery.insert(&img)? {
-            (id, true) => Ok(id),
+            (id, true) => {
+                pending_links.extend(PendingLink::of(&img));
+                Ok(id)
+            }
             _ => Err(Error::Internal(format!("the imported file {} could not be indexed", dest.display()))),
         }
     })();

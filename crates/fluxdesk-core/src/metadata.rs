@@ -51,8 +51,15 @@ pub struct ImageMeta {
     pub cost_usd: Option<f64>,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The gallery image this one was derived from (img2img, inpaint, variations…), as its
-    /// gallery id in decimal.
+    /// gallery id in decimal. An id only means something in the index that gave it: indexing
+    /// goes by [`ImageMeta::source_image_hash`] instead.
     pub source_image_id: Option<String>,
+    /// The content hash (`ImageRecord::content_hash`) of that source image's file when this one
+    /// was saved. Indexing links an image to the image with these bytes, so a link survives a
+    /// rebuild of the index and an import into another gallery, and is never made to an unrelated
+    /// image that happens to have the same id. Files written before it existed have none: their
+    /// link is taken from the index that saved them, or left empty.
+    pub source_image_hash: Option<String>,
     /// The program that wrote the file, e.g. `Fluxdesk 0.1.0` (A1111's "Version").
     pub generator: Option<String>,
     /// Task-specific settings (denoise — A1111's "Denoising strength" —, LoRAs, ControlNet type

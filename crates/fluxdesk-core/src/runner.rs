@@ -892,6 +892,13 @@ impl Runner {
             Some(c) if c > 0 => c as f64 * 1e-7 / n as f64,
             _ => task.estimated_cost_usd / n as f64,
         };
+        // The source's bytes as the index knows them now: the files carry this hash, so indexing
+        // links them by content, never by an id another index gave (`ImageMeta::source_image_hash`).
+        // A source deleted since leaves it empty (the link is then empty too, never wrong).
+        let source_hash = match task.sources.source_image_id {
+            Some(id) => parts.gallery.get(id).ok().map(|r| r.content_hash),
+            None => None,
+        };
         let mut saved = Vec::with_capacity(n);
         for (i, url) in done.image_urls.iter().enumerate() {
             let index = u32::try_from(i).map_err(|_| Error::Internal("too many outputs".into()))?;
@@ -933,6 +940,7 @@ impl Runner {
                 cost_usd: Some(per_image_cost),
                 created_at: Some(task.created_at),
                 source_image_id: task.sources.source_image_id.map(|id| id.to_string()),
+                source_image_hash: source_hash.clone(),
                 generator: Some(parts.generator.clone()),
                 task_settings: crate::studio_tasks::task_settings_of(req),
             };

@@ -78,6 +78,7 @@ fn meta(prompt: &str, task: &str, index: u32, created: DateTime<Utc>) -> ImageMe
         cost_usd: Some(0.015),
         created_at: Some(created),
         source_image_id: None,
+        source_image_hash: None,
         generator: Some("Fluxdesk test".into()),
         task_settings: None,
     }

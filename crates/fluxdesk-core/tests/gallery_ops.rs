@@ -440,6 +440,49 @@ async fn import_copies_indexes_skips_duplicates_and_reports_failures() {
 // ------------------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_images_from_another_gallery_link_by_content_never_by_id() {
+    let f = Fixture::live().await;
+    // This gallery's own images take the low ids an image from elsewhere might name.
+    let mine = generate(&f.studio, request("a castle on a hill", 2, Some(3))).await;
+    let src = f.path("other-gallery");
+    // Another gallery's result and its source: the result names the source by that gallery's id
+    // and by its bytes' hash. The result is imported first (its name sorts first).
+    let source_bytes = embed_png_metadata(
+        &png_bytes(64, 64, 41),
+        &ImageMeta { prompt: "the source".into(), ..ImageMeta::default() },
+    )
+    .expect("embed");
+    write(&src.join("b-source.png"), &source_bytes);
+    let source_hash = fluxdesk_core::files::content_hash(&source_bytes);
+    let named = |prompt: &str, hash: Option<String>| ImageMeta {
+        prompt: prompt.into(),
+        task_type: Some("img2img".into()),
+        source_image_id: Some(mine[0].id.to_string()),
+        source_image_hash: hash,
+        ..ImageMeta::default()
+    };
+    write(
+        &src.join("a-result.png"),
+        &embed_png_metadata(&png_bytes(64, 64, 42), &named("the result", Some(source_hash))).expect("embed"),
+    );
+    // An older file of that gallery: it names the source by id only.
+    write(
+        &src.join("c-older.png"),
+        &embed_png_metadata(&png_bytes(64, 64, 43), &named("an older result", None)).expect("embed"),
+    );
+
+    let report = f.studio.import_paths(vec![src.to_string_lossy().into_owned()]).await.expect("import");
+    assert_eq!(report.imported, 3, "{report:?}");
+    let by_prompt = |prompt: &str| {
+        report.ids.iter().map(|id| record(&f.studio, *id)).find(|r| r.prompt == prompt).expect(prompt)
+    };
+    let source = by_prompt("the source");
+    assert_eq!(by_prompt("the result").source_image_id, Some(source.id), "linked to the same bytes");
+    assert_eq!(by_prompt("an older result").source_image_id, None, "an id from elsewhere is no link");
+    assert!(mine.iter().all(|m| record(&f.studio, m.id).source_image_id.is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_settings_round_trip_and_vary_queues_new_seeds_in_demo_mode() {
     let f = Fixture::demo().await;
     let req = request("a koi pond in autumn", 1, Some(777));

@@ -93,6 +93,7 @@ fn sample_meta() -> ImageMeta {
         cost_usd: Some(0.015),
         created_at: Some(Utc.with_ymd_and_hms(2026, 11, 21, 14, 30, 12).unwrap()),
         source_image_id: None,
+        source_image_hash: None,
         generator: Some("Fluxdesk 0.1.0".into()),
         task_settings: None,
     }

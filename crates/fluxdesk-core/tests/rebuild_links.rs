@@ -27,13 +27,28 @@ async fn open(root: &Path) -> Studio {
         .expect("studio opens")
 }
 
-/// Writes a real PNG at `rel` in the gallery whose metadata says it was made from `source`.
+/// Writes a real PNG at `rel` in the gallery whose metadata says it was made from gallery image
+/// `source`, naming its id and its bytes' hash, as Fluxdesk writes its results.
 fn write_image(gallery: &Gallery, rel: &str, seed: u32, source: Option<i64>) -> PathBuf {
+    let hash = source.map(|id| gallery.get(id).expect("source record").content_hash);
+    write_image_naming(gallery, rel, seed, source, hash)
+}
+
+/// Like [`write_image`] with the source named as given: `hash: None` is a file written before
+/// files carried the source's hash (an id only).
+fn write_image_naming(
+    gallery: &Gallery,
+    rel: &str,
+    seed: u32,
+    source: Option<i64>,
+    hash: Option<String>,
+) -> PathBuf {
     let meta = ImageMeta {
         prompt: format!("image {rel}"),
         model: Some(Model::Dev.id().to_owned()),
         task_type: Some(if source.is_some() { "img2img" } else { "txt2img" }.to_owned()),
         source_image_id: source.map(|id| id.to_string()),
+        source_image_hash: hash,
         ..ImageMeta::default()
     };
     let bytes = embed_png_metadata(&png_bytes(16, 16, seed), &meta).expect("embed");
@@ -98,8 +113,10 @@ async fn links_follow_their_sources_to_the_new_ids_across_rebuilds() {
     std::fs::remove_file(&doomed_path).expect("rm");
     studio.reconcile().await.expect("reconcile");
     assert_eq!(source_of(&g, "orphan.png"), Some(doomed), "a dangling link before the rebuild");
-    // Added by hand since the last reconcile: the index never saw it, so its id cannot be vouched for.
+    // Added by hand since the last reconcile: the index never saw them. One names its source's
+    // bytes, which find it; the other (an older file) names only an id, which no index vouches for.
     write_image(&g, "stranger.png", 6, Some(kid));
+    write_image_naming(&g, "legacy.png", 7, Some(kid), None);
 
     let retry_src = task_from(&ledger, src);
     let retry_kid = task_from(&ledger, kid);
@@ -107,7 +124,7 @@ async fn links_follow_their_sources_to_the_new_ids_across_rebuilds() {
     let old_max = max_id(&g);
 
     let report = studio.rebuild().await.expect("rebuild");
-    assert_eq!(report.added, 6, "{report:?}");
+    assert_eq!(report.added, 7, "{report:?}");
     assert!(report.failed.is_empty(), "{report:?}");
     let new_src = id_of(&g, "src.png");
     let new_kid = id_of(&g, "kid.png");
@@ -115,7 +132,8 @@ async fn links_follow_their_sources_to_the_new_ids_across_rebuilds() {
     assert_eq!(source_of(&g, "kid.png"), Some(new_src), "follows src, not its copy");
     assert_eq!(source_of(&g, "grandkid.png"), Some(new_kid));
     assert_eq!(source_of(&g, "orphan.png"), None, "a lost source is cleared");
-    assert_eq!(source_of(&g, "stranger.png"), None, "an id no index vouches for is cleared");
+    assert_eq!(source_of(&g, "stranger.png"), Some(new_kid), "found by its source's bytes");
+    assert_eq!(source_of(&g, "legacy.png"), None, "an id no index vouches for is cleared");
     assert_eq!(source_of(&g, "src.png"), None);
     assert_eq!(source_of(&g, "copies/src.png"), None);
     assert_eq!(task_source(&ledger, retry_src), Some(new_src), "a retry keeps its source");
@@ -157,12 +175,14 @@ fn a_source_edited_in_place_is_found_by_its_path_and_a_lost_index_clears_every_l
     assert_eq!(source_of(&g, "kid.png"), Some(id_of(&g, "src.png")));
 
     // The database is lost (`gallery rebuild --force` starts from an empty one): ids restart at
-    // 1, so the ids in the files would name unrelated images. Every link is cleared.
+    // 1, so the ids in the files would name unrelated images. Files that name only an id lose
+    // their link; kid.png names its source's bytes (as they were when it was saved: src.png has
+    // been edited since), so it is cleared too, never pointed at whatever has id 1.
     let fresh = Db::open(&dir.path().join("other-home").join("fluxdesk.db")).expect("fresh db");
     let g2 = Gallery::new(fresh.clone(), root, dir.path().join("thumbs"));
     let ledger2 = Ledger::new(fresh);
     for seed in 10..14 {
-        write_image(&g2, &format!("more/{seed}.png"), seed, Some(1));
+        write_image_naming(&g2, &format!("more/{seed}.png"), seed, Some(1), None);
     }
     let report = rebuild_keeping_links(&g2, &ledger2).expect("rebuild into a fresh index");
     assert_eq!(report.added, 6, "{report:?}");
@@ -175,14 +195,44 @@ fn a_source_edited_in_place_is_found_by_its_path_and_a_lost_index_clears_every_l
     assert_eq!(linked, 0);
 }
 
+#[test]
+fn a_lost_index_keeps_the_links_files_name_by_content_whatever_order_they_are_found_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("gallery");
+    let db = Db::open(&dir.path().join("home").join("fluxdesk.db")).expect("db");
+    let g = Gallery::new(db, root.clone(), dir.path().join("thumbs"));
+    // "z-src" sorts after its results, so a fresh index meets the results first.
+    write_image(&g, "z-src.png", 1, None);
+    g.reconcile().expect("reconcile");
+    let src = id_of(&g, "z-src.png");
+    write_image(&g, "a-kid.png", 2, Some(src));
+    g.reconcile().expect("reconcile");
+    let kid = id_of(&g, "a-kid.png");
+    write_image(&g, "0-grandkid.png", 3, Some(kid));
+
+    let fresh = Db::open(&dir.path().join("other-home").join("fluxdesk.db")).expect("fresh db");
+    let g2 = Gallery::new(fresh.clone(), root, dir.path().join("thumbs"));
+    // Unrelated images take the low ids first, as after a lost database.
+    write_image(&g2, "unrelated/1.png", 50, None);
+    write_image(&g2, "unrelated/2.png", 51, None);
+    g2.reconcile().expect("index the unrelated images");
+    let report = rebuild_keeping_links(&g2, &Ledger::new(fresh)).expect("rebuild into a fresh index");
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!(source_of(&g2, "a-kid.png"), Some(id_of(&g2, "z-src.png")));
+    assert_eq!(source_of(&g2, "0-grandkid.png"), Some(id_of(&g2, "a-kid.png")));
+    assert_eq!(source_of(&g2, "z-src.png"), None);
+}
+
 /// Overwrites the image at `rel` with other bytes of another size (so reconcile sees the change
-/// whatever the filesystem's mtime resolution) whose metadata names `source`.
-fn edit_image(gallery: &Gallery, rel: &str, prompt: &str, source: Option<i64>) {
+/// whatever the filesystem's mtime resolution) whose metadata names `source` (its id, and its
+/// bytes' hash when given).
+fn edit_image(gallery: &Gallery, rel: &str, prompt: &str, source: Option<i64>, hash: Option<String>) {
     let meta = ImageMeta {
         prompt: prompt.to_owned(),
         model: Some(Model::Dev.id().to_owned()),
         task_type: Some("img2img".to_owned()),
         source_image_id: source.map(|id| id.to_string()),
+        source_image_hash: hash,
         ..ImageMeta::default()
     };
     let bytes = embed_png_metadata(&png_bytes(24, 24, 77), &meta).expect("embed");
@@ -208,13 +258,46 @@ fn refreshing_an_edited_file_keeps_the_remapped_link_and_only_fills_a_missing_on
     assert_eq!(source_of(&g, "kid.png"), Some(new_src));
 
     // kid.png is edited by a tool that keeps its metadata, which still names the first index's id.
-    edit_image(&g, "kid.png", "kid, edited", Some(old_src));
-    // plain.png had no link; its new metadata names an image of this index.
-    edit_image(&g, "plain.png", "plain, edited", Some(new_src));
+    edit_image(&g, "kid.png", "kid, edited", Some(old_src), None);
+    // plain.png had no link; its new metadata names src.png by its bytes.
+    let src_hash = g.get(new_src).expect("src").content_hash;
+    edit_image(&g, "plain.png", "plain, edited", Some(old_src), Some(src_hash));
     let report = g.reconcile().expect("reconcile after the edits");
     assert_eq!(report.updated, 2, "{report:?}");
     let kid = g.get(id_of(&g, "kid.png")).expect("kid");
     assert_eq!(kid.prompt, "kid, edited", "the row was refreshed from the file");
     assert_eq!(kid.source_image_id, Some(new_src), "the stale id in the file did not win");
-    assert_eq!(source_of(&g, "plain.png"), Some(new_src), "a missing link is filled from the file");
+    assert_eq!(source_of(&g, "plain.png"), Some(new_src), "a missing link is filled by content");
+}
+
+#[test]
+fn an_edited_file_never_fills_a_cleared_link_from_a_stale_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(&dir.path().join("home").join("fluxdesk.db")).expect("db");
+    let g = Gallery::new(db, dir.path().join("gallery"), dir.path().join("thumbs"));
+    write_image(&g, "a.png", 1, None);
+    write_image(&g, "b.png", 2, None);
+    write_image(&g, "kid.png", 3, None);
+    g.reconcile().expect("reconcile");
+    let a = id_of(&g, "a.png");
+    // kid.png's file now names image `a` by id only (another index's id, say): not a link.
+    edit_image(&g, "kid.png", "kid, edited", Some(a), None);
+    g.reconcile().expect("reconcile after the edit");
+    assert_eq!(source_of(&g, "kid.png"), None, "an id alone never makes a link");
+    // Named by the bytes of b.png, whatever id it names: linked to b.
+    let b = id_of(&g, "b.png");
+    let b_hash = g.get(b).expect("b").content_hash;
+    let meta = ImageMeta {
+        prompt: "kid, edited again".into(),
+        source_image_id: Some(a.to_string()),
+        source_image_hash: Some(b_hash),
+        ..ImageMeta::default()
+    };
+    std::fs::write(
+        g.root().join("kid.png"),
+        embed_png_metadata(&png_bytes(30, 30, 78), &meta).expect("embed"),
+    )
+    .expect("write");
+    g.reconcile().expect("reconcile after the second edit");
+    assert_eq!(source_of(&g, "kid.png"), Some(b));
 }

@@ -163,6 +163,11 @@ async fn every_task_type_runs_end_to_end_through_the_simulator() {
     assert_eq!(img.source_image_id, Some(base.id), "gallery row links to its source");
     let meta = file_meta(&studio, &img);
     assert_eq!(meta.source_id(), Some(base.id), "file metadata links to its source");
+    assert_eq!(
+        meta.source_image_hash.as_deref(),
+        Some(base.content_hash.as_str()),
+        "and names its bytes, which survive a rebuild or an import elsewhere"
+    );
     assert_eq!(meta.task_type.as_deref(), Some("img2img-lora"));
     let view = studio.get_image(img.id).expect("view");
     assert_eq!(view.source_image_id, Some(base.id));
