@@ -42,6 +42,10 @@ pub const MIN_SOURCE_SIDE: u32 = 64;
 /// How long [`clean_inputs`] leaves a file alone after it was last written, whatever the ledger
 /// says: an input is prepared (or pasted) before the task that uses it is recorded.
 pub const INPUTS_GRACE: Duration = Duration::from_secs(60 * 60);
+/// How long a failed, cancelled or abandoned task keeps its prepared inputs for a retry. After
+/// that [`clean_inputs`] may remove them, and a retry says the input is gone and to start a new
+/// job with the image (the gallery image it came from is untouched).
+pub const RETRY_INPUTS_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// The prefix of `crate::files`' temporary files (a crash mid-write can leave one behind).
 const TEMP_PREFIX: &str = ".fluxdesk-tmp-";
 
@@ -378,7 +382,8 @@ pub struct InputsCleanup {
 /// Contract:
 /// - A file is in use when the recorded inputs of a task that is not Saved name it
 ///   ([`Ledger::sources_in_use`]): queued and in-flight tasks upload it, failed, cancelled and
-///   abandoned ones can be retried with it. Names are matched by their SHA-256 anywhere in the
+///   abandoned ones can be retried with it — for [`RETRY_INPUTS_FOR`] after they ended (a
+///   designer's failed img2img tasks no longer keep their inputs for ever). Names are matched by their SHA-256 anywhere in the
 ///   recorded JSON, so a path under a moved data folder, or a newer Fluxdesk's format, still
 ///   protects its file.
 /// - Only regular files named as this module names them (`<sha256>.png`) and leftover temp files
@@ -428,7 +433,9 @@ pub fn clean_inputs(dir: &Path, ledger: &Ledger, grace: Duration) -> Result<Inpu
     if !candidates.is_empty() {
         // Read after listing: a task recorded meanwhile either shows up here or stored its file
         // again (fresh mtime), which the second age check below sees.
-        let in_use = hex_names(&ledger.sources_in_use()?);
+        let retry_since = chrono::Utc::now()
+            - chrono::Duration::from_std(RETRY_INPUTS_FOR).unwrap_or_else(|_| chrono::Duration::days(30));
+        let in_use = hex_names(&ledger.sources_in_use(retry_since)?);
         for (path, sha) in candidates {
             if sha.as_ref().is_some_and(|s| in_use.contains(s)) {
                 report.in_use += 1;

@@ -758,18 +758,21 @@ impl Ledger {
     }
 
     /// The recorded inputs (`sources_json`, as stored) of every task that may still need its
-    /// prepared input files: every task that is not Saved, in any lane. Queued and Submitting
-    /// tasks upload them before the create; Submitted, Running and Downloading ones may still
-    /// fail; Failed, Cancelled and Abandoned ones can be retried with the same inputs
-    /// (`Studio::retry_job`). Only Saved is final for its inputs. The JSON is returned unparsed
-    /// so that inputs recorded by a newer Fluxdesk, in a shape this one cannot read, still count
-    /// (see [`crate::inputs::clean_inputs`]). Reads on a read-only connection.
-    pub fn sources_in_use(&self) -> Result<Vec<String>> {
+    /// prepared input files: every task that is not Saved, in any lane, except Failed, Cancelled
+    /// and Abandoned ones that ended before `retry_since`. Queued and Submitting tasks upload
+    /// them before the create; Submitted, Running and Downloading ones may still fail; Failed,
+    /// Cancelled and Abandoned ones can be retried with the same inputs (`Studio::retry_job`),
+    /// for a while. Saved is final for its inputs. The JSON is returned unparsed so that inputs
+    /// recorded by a newer Fluxdesk, in a shape this one cannot read, still count (see
+    /// [`crate::inputs::clean_inputs`]). Reads on a read-only connection.
+    pub fn sources_in_use(&self, retry_since: DateTime<Utc>) -> Result<Vec<String>> {
         self.db.read(|c| {
             c.prepare_cached(
-                "SELECT sources_json FROM tasks WHERE state <> 'saved' AND sources_json IS NOT NULL",
+                "SELECT sources_json FROM tasks WHERE state <> 'saved' AND sources_json IS NOT NULL \
+                 AND NOT (state IN ('failed', 'cancelled', 'abandoned') \
+                          AND COALESCE(finished_at, updated_at) < ?1)",
             )?
-            .query_map([], |r| r.get(0))?
+            .query_map([to_ms(retry_since)], |r| r.get(0))?
             .collect()
         })
     }

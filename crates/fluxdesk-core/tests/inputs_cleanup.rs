@@ -165,6 +165,42 @@ fn inputs_of_tasks_that_may_still_run_or_be_retried_are_kept_and_the_rest_goes()
 }
 
 #[test]
+fn a_failed_task_keeps_its_inputs_for_a_retry_for_a_month() {
+    let f = Fixture::new();
+    let days = |d: i64| chrono::Utc::now() - chrono::Duration::days(d);
+    let ended = |id: i64, at: chrono::DateTime<chrono::Utc>| {
+        f.ledger
+            .db()
+            .with(|c| {
+                c.execute(
+                    "UPDATE tasks SET finished_at = ?2, updated_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, at.timestamp_millis()],
+                )
+            })
+            .expect("backdate");
+    };
+    let window = chrono::Duration::from_std(inputs::RETRY_INPUTS_FOR).expect("window").num_days();
+    let recent = f.input(1, 2 * HOUR);
+    let old = f.input(2, 2 * HOUR);
+    let old_cancelled = f.input(3, 2 * HOUR);
+    let old_queued = f.input(4, 2 * HOUR);
+    let failed_recently = f.task(&recent, None, TaskState::Failed);
+    ended(failed_recently, days(window - 1));
+    let failed_long_ago = f.task(&old, None, TaskState::Failed);
+    ended(failed_long_ago, days(window + 1));
+    let cancelled_long_ago = f.task(&old_cancelled, None, TaskState::Cancelled);
+    ended(cancelled_long_ago, days(window + 1));
+    // A task that may still be sent keeps its input however old it is.
+    let queued = f.task(&old_queued, None, TaskState::Queued);
+    ended(queued, days(window + 100));
+
+    let r = f.clean();
+    assert_eq!((r.removed, r.in_use), (2, 2), "{r:?}");
+    assert!(exists(&recent) && exists(&old_queued));
+    assert!(!exists(&old) && !exists(&old_cancelled));
+}
+
+#[test]
 fn a_task_finishing_releases_its_inputs_and_storing_an_input_again_makes_it_young() {
     let f = Fixture::new();
     let p = f.input(1, 2 * HOUR);
@@ -307,8 +343,35 @@ async fn the_studio_cleans_its_inputs_folder_against_its_ledger() {
     let req = TaskRequest::txt2img(Model::Schnell, "a red fox", Size::new(512, 512));
     studio.ledger().record_batch_with_sources(&[req], Some(&sources), Some("live:t"), None).expect("record");
 
+    // A task that failed longer ago than the retry window: its input goes, and a retry says so.
+    let stale = inputs::store_png(&dir_in, &png_bytes(8, 8, 3), 8, 8).expect("store");
+    set_age(Path::new(&stale.path), 2 * HOUR);
+    let sources = TaskSources { image: Some(stale.clone()), ..TaskSources::default() };
+    let req = TaskRequest::txt2img(Model::Schnell, "a grey wolf", Size::new(512, 512));
+    let failed = studio
+        .ledger()
+        .record_batch_with_sources(&[req], Some(&sources), Some("live:t"), None)
+        .expect("record")[0];
+    studio.ledger().mark_failed(failed, ErrorCode::UploadFailed, "upload failed").expect("failed");
+    let long_ago = chrono::Utc::now()
+        - chrono::Duration::from_std(inputs::RETRY_INPUTS_FOR).expect("window")
+        - chrono::Duration::days(1);
+    studio
+        .ledger()
+        .db()
+        .with(|c| {
+            c.execute(
+                "UPDATE tasks SET finished_at = ?2, updated_at = ?2 WHERE id = ?1",
+                rusqlite::params![failed, long_ago.timestamp_millis()],
+            )
+        })
+        .expect("backdate");
+
     let r = studio.clean_inputs().await.expect("clean");
-    assert_eq!((r.removed, r.in_use), (1, 1), "{r:?}");
-    assert!(exists(&used) && !exists(&unused));
+    assert_eq!((r.removed, r.in_use), (2, 1), "{r:?}");
+    assert!(exists(&used) && !exists(&unused) && !exists(&stale));
+    let err = studio.retry_job(failed).await.expect_err("its input is gone");
+    assert_eq!(err.code(), ErrorCode::InvalidInput, "{err}");
+    assert!(err.to_string().contains("start a new job with the image"), "{err}");
     studio.shutdown().await;
 }
