@@ -35,7 +35,9 @@ pub fn tune<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) {
         }
         if let Some(settings) = WebViewExt::settings(&view) {
             settings.set_enable_page_cache(false);
-            if !compositing_wanted() {
+            let wanted = compositing_wanted();
+            tracing::debug!(wanted, "WebKit compositing");
+            if !wanted {
                 settings.set_hardware_acceleration_policy(webkit2gtk::HardwareAccelerationPolicy::Never);
             }
         }
@@ -73,15 +75,17 @@ pub fn skip_unused_gl_probe() {
 pub fn skip_unused_gl_probe() {}
 
 /// Whether WebKit should composite: `FLUXDESK_GPU_COMPOSITING` when set, else whether the machine
-/// has a GPU render node.
+/// has a GPU render node. Decided once per process, so the GL probe ([`skip_unused_gl_probe`], at
+/// start) and the webview's policy ([`tune`]) always agree.
 #[cfg(target_os = "linux")]
 fn compositing_wanted() -> bool {
-    let wanted = compositing_choice(
-        std::env::var("FLUXDESK_GPU_COMPOSITING").ok().as_deref(),
-        has_render_node(std::path::Path::new("/dev/dri")),
-    );
-    tracing::debug!(wanted, "WebKit compositing");
-    wanted
+    static WANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WANTED.get_or_init(|| {
+        compositing_choice(
+            std::env::var("FLUXDESK_GPU_COMPOSITING").ok().as_deref(),
+            has_render_node(std::path::Path::new("/dev/dri")),
+        )
+    })
 }
 
 /// The override (`on`/`off`, also `1`/`0`, `true`/`false`) when it is one, else `gpu`.

@@ -21,15 +21,21 @@ const countLabel = () => screen.getByRole("heading", { name: "Gallery" }).parent
 const calls = (mock: { calls: { method: string; args: unknown[] }[] }, method: string) =>
   mock.calls.filter((c) => c.method === method).map((c) => c.args[0] as GalleryQuery);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Holds the mock's counts, then searches for `text` and waits until its page is shown; returns the release. */
+async function searchWithCountHeld(mock: { holdCounts(): () => void }, text: string): Promise<() => void> {
+  const release = mock.holdCounts();
+  fireEvent.input(search(), { target: { value: text } });
+  await waitFor(() => expect(gallery.appliedText).toBe(text));
+  return release;
+}
+const thumb = (id: number) => grid().querySelector<HTMLButtonElement>(`[data-id="${id}"] button.thumb`) as HTMLButtonElement;
 
 describe("Gallery counts", () => {
   test("the page comes first, the count a moment later; meanwhile the header says Counting…", async () => {
     const { mock } = await openGallery(300);
     const fo = matching(300, "fo");
     expect(fo).toBeGreaterThan(MIN_FIRST_PAGE);
-    const release = mock.holdCounts();
-    fireEvent.input(search(), { target: { value: "fo" } });
-    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    const release = await searchWithCountHeld(mock, "fo");
     // The first page is in, without a count: the grid shows what is loaded, the header no number.
     const page = calls(mock, "listImages").at(-1) as GalleryQuery;
     expect(page).toMatchObject({ text: "fo", cursor: null, limit: MIN_FIRST_PAGE, count: false });
@@ -120,12 +126,9 @@ describe("Gallery counts", () => {
   test("select all waits for the real count: the selection stays until it arrives, then All N", async () => {
     const { mock, user } = await openGallery(300);
     const fo = matching(300, "fo");
-    const release = mock.holdCounts();
-    fireEvent.input(search(), { target: { value: "fo" } });
-    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    const release = await searchWithCountHeld(mock, "fo");
     const id = gallery.ids[1];
-    const tile = grid().querySelector<HTMLButtonElement>(`[data-id="${id}"] button.thumb`) as HTMLButtonElement;
-    await user.click(tile);
+    await user.click(thumb(id));
     const bar = () => screen.getByRole("toolbar", { name: "Selection" });
     expect(within(bar()).getByText(/^\s*1\s+selected/)).toBeInTheDocument();
     // While N is unknown the offer says "Select all", never a guessed number.
@@ -143,9 +146,7 @@ describe("Gallery counts", () => {
 
   test("select all asked for before a changed query's count arrives does nothing for the old query", async () => {
     const { mock } = await openGallery(300);
-    const release = mock.holdCounts();
-    fireEvent.input(search(), { target: { value: "fo" } });
-    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    const release = await searchWithCountHeld(mock, "fo");
     const pending = gallery.selectAll();
     fireEvent.input(search(), { target: { value: "a" } });
     release();
@@ -158,11 +159,9 @@ describe("Gallery counts", () => {
   test("the Select all offer is there at once while counting and stays the same control when N lands", async () => {
     const { mock, user } = await openGallery(300);
     const fo = matching(300, "fo");
-    const release = mock.holdCounts();
-    fireEvent.input(search(), { target: { value: "fo" } });
-    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
+    const release = await searchWithCountHeld(mock, "fo");
     const id = gallery.ids[2];
-    await user.click(grid().querySelector<HTMLButtonElement>(`[data-id="${id}"] button.thumb`) as HTMLButtonElement);
+    await user.click(thumb(id));
     const bar = () => screen.getByRole("toolbar", { name: "Selection" });
     const offer = () => within(bar()).queryByRole("button", { name: /^Select all/ });
     // Present from the first selection on, as "Select all", enabled (it resolves when the count lands).
@@ -190,10 +189,8 @@ describe("Gallery counts", () => {
   test("Select all clicked while counting selects all N when the count lands", async () => {
     const { mock, user } = await openGallery(300);
     const fo = matching(300, "fo");
-    const release = mock.holdCounts();
-    fireEvent.input(search(), { target: { value: "fo" } });
-    await waitFor(() => expect(gallery.appliedText).toBe("fo"));
-    await user.click(grid().querySelector<HTMLButtonElement>(`[data-id="${gallery.ids[0]}"] button.thumb`) as HTMLButtonElement);
+    const release = await searchWithCountHeld(mock, "fo");
+    await user.click(thumb(gallery.ids[0]));
     const bar = () => screen.getByRole("toolbar", { name: "Selection" });
     await user.click(within(bar()).getByRole("button", { name: "Select all" }));
     // Never "All N" with a guessed N: the selection stays as it is until the count is in.
@@ -218,7 +215,7 @@ describe("Gallery counts", () => {
     fireEvent.input(search(), { target: { value: "fo" } });
     await waitFor(() => expect(gallery.countFailed).toBe(true));
     expect(countLabel()).toBe(`${gallery.ids.length}+ images`);
-    await user.click(grid().querySelector<HTMLButtonElement>(`[data-id="${gallery.ids[0]}"] button.thumb`) as HTMLButtonElement);
+    await user.click(thumb(gallery.ids[0]));
     const bar = () => screen.getByRole("toolbar", { name: "Selection" });
     await user.click(within(bar()).getByRole("button", { name: "Select all" }));
     await waitFor(() => expect(within(bar()).getByText(new RegExp(`All ${fo}\\s+selected`))).toBeInTheDocument());

@@ -94,6 +94,24 @@ impl Fixture {
     }
 }
 
+/// How long a finished task keeps its inputs for a retry.
+fn retry_window() -> chrono::Duration {
+    chrono::Duration::from_std(inputs::RETRY_INPUTS_FOR).expect("window")
+}
+
+/// Backdates the end of task `id` to `at` (the ledger records the real time).
+fn ended_at(ledger: &Ledger, id: i64, at: chrono::DateTime<chrono::Utc>) {
+    ledger
+        .db()
+        .with(|c| {
+            c.execute(
+                "UPDATE tasks SET finished_at = ?2, updated_at = ?2 WHERE id = ?1",
+                rusqlite::params![id, at.timestamp_millis()],
+            )
+        })
+        .expect("backdate");
+}
+
 fn set_age(path: &Path, age: Duration) {
     let f = std::fs::OpenOptions::new().write(true).open(path).expect("open for mtime");
     f.set_modified(SystemTime::now() - age).expect("set mtime");
@@ -168,18 +186,8 @@ fn inputs_of_tasks_that_may_still_run_or_be_retried_are_kept_and_the_rest_goes()
 fn a_failed_task_keeps_its_inputs_for_a_retry_for_a_month() {
     let f = Fixture::new();
     let days = |d: i64| chrono::Utc::now() - chrono::Duration::days(d);
-    let ended = |id: i64, at: chrono::DateTime<chrono::Utc>| {
-        f.ledger
-            .db()
-            .with(|c| {
-                c.execute(
-                    "UPDATE tasks SET finished_at = ?2, updated_at = ?2 WHERE id = ?1",
-                    rusqlite::params![id, at.timestamp_millis()],
-                )
-            })
-            .expect("backdate");
-    };
-    let window = chrono::Duration::from_std(inputs::RETRY_INPUTS_FOR).expect("window").num_days();
+    let ended = |id: i64, at: chrono::DateTime<chrono::Utc>| ended_at(&f.ledger, id, at);
+    let window = retry_window().num_days();
     let recent = f.input(1, 2 * HOUR);
     let old = f.input(2, 2 * HOUR);
     let old_cancelled = f.input(3, 2 * HOUR);
@@ -353,19 +361,7 @@ async fn the_studio_cleans_its_inputs_folder_against_its_ledger() {
         .record_batch_with_sources(&[req], Some(&sources), Some("live:t"), None)
         .expect("record")[0];
     studio.ledger().mark_failed(failed, ErrorCode::UploadFailed, "upload failed").expect("failed");
-    let long_ago = chrono::Utc::now()
-        - chrono::Duration::from_std(inputs::RETRY_INPUTS_FOR).expect("window")
-        - chrono::Duration::days(1);
-    studio
-        .ledger()
-        .db()
-        .with(|c| {
-            c.execute(
-                "UPDATE tasks SET finished_at = ?2, updated_at = ?2 WHERE id = ?1",
-                rusqlite::params![failed, long_ago.timestamp_millis()],
-            )
-        })
-        .expect("backdate");
+    ended_at(studio.ledger(), failed, chrono::Utc::now() - retry_window() - chrono::Duration::days(1));
 
     let r = studio.clean_inputs().await.expect("clean");
     assert_eq!((r.removed, r.in_use), (2, 1), "{r:?}");
