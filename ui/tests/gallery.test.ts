@@ -103,6 +103,30 @@ describe("Gallery", () => {
     expect(shown.slice(0, 3)).toEqual(["A third lighthouse", "Another lighthouse", "A brand new lighthouse at dawn"]);
   });
 
+  test("a tile keeps its element while its image stays in the row; the keyboard focus follows its image", async () => {
+    const { mock } = await openGallery(40);
+    const cols = gallery.cols;
+    const stays = gallery.ids[1];
+    const staysEl = cellOf(stays);
+    const last = gallery.ids[cols - 1]; // the end of the first row: a prepend moves it to the next row
+    tile(last).focus();
+    expect(focusedId()).toBe(last);
+    const lastEl = cellOf(last);
+    const alt = within(lastEl as HTMLElement).getByRole("img").getAttribute("alt");
+    // At the top a new image is simply shown first: every image moves one place on.
+    const fresh = mock.addImage("A brand new lighthouse at dawn");
+    await waitFor(() => expect(gallery.ids[0]).toBe(fresh.id));
+    await waitFor(() => expect(cellOf(fresh.id)).not.toBeNull());
+    // Still in the first row: the same element, moved one place (its thumbnail stays loaded).
+    expect(cellOf(stays)).toBe(staysEl);
+    // The new image took over the element of the one that left the row, updated in place…
+    expect(cellOf(fresh.id)).toBe(lastEl);
+    // …and the focus went with its image to the next row.
+    await waitFor(() => expect(focusedId()).toBe(last));
+    expect(gallery.focusId).toBe(last);
+    expect(within(cellOf(last) as HTMLElement).getByRole("img").getAttribute("alt")).toBe(alt);
+  });
+
   test("images saved while another place is open are there on return, at the same scroll position", async () => {
     const { mock, user } = await openGallery(200);
     scrollTo(2600);

@@ -4,7 +4,8 @@ import { estimateCost } from "../src/lib/util/models";
 import { SIZE_PRESETS, MAX_PIXELS, fitToLimit, validateSize } from "../src/lib/util/sizes";
 import { estimateProgress } from "../src/lib/state/jobs.svelte";
 import type { JobView } from "../src/lib/backend";
-import { gridLayout, prepend, rowOf, rowTop, scrollToReveal, visibleRows } from "../src/lib/util/virtual";
+import { gridLayout, prepend, rowCellKeys, rowOf, rowTop, scrollToReveal, visibleRows } from "../src/lib/util/virtual";
+import { captionText } from "../src/lib/util/format";
 import { highlight } from "../src/lib/util/highlight";
 
 describe("formatting and validation", () => {
@@ -85,6 +86,46 @@ describe("virtual grid layout", () => {
     const down = scrollToReveal(l, 400, 0, 0, 768);
     expect(down).toBeGreaterThan(0);
     expect(rowTop(l, rowOf(l, 400)) + l.cell).toBeLessThanOrEqual(down + 768);
+  });
+});
+
+describe("grid cell keys", () => {
+  test("a new row gets fresh keys", () => {
+    const { keys, after } = rowCellKeys(undefined, [10, 11, 12]);
+    expect(keys).toEqual([0, 1, 2]);
+    expect([...after]).toEqual([[10, 0], [11, 1], [12, 2]]);
+  });
+
+  test("images that stay keep their cell; new ones take the cells of those that left", () => {
+    const before = new Map([[10, 0], [11, 1], [12, 2], [13, 3]]);
+    // 11 left the list (a longer search), 14 came in: only 14 is drawn anew, in 11's old element.
+    const { keys, after } = rowCellKeys(before, [10, 12, 13, 14]);
+    expect(keys).toEqual([0, 2, 3, 1]);
+    expect(after.get(14)).toBe(1);
+  });
+
+  test("a wholly new list reuses every element, and a longer row adds keys", () => {
+    const before = new Map([[10, 0], [11, 1]]);
+    expect(rowCellKeys(before, [20, 21, 22]).keys).toEqual([0, 1, 2]);
+  });
+
+  test("a placeholder's element is kept for the image that fills it", () => {
+    const { after } = rowCellKeys(undefined, [10, -1 - 5]);
+    expect(rowCellKeys(after, [10, 99]).keys).toEqual([0, 1]);
+  });
+
+  test("keys are unique even when an id appears twice", () => {
+    const { keys } = rowCellKeys(new Map([[10, 0]]), [10, 10]);
+    expect(new Set(keys).size).toBe(2);
+  });
+});
+
+describe("tile captions", () => {
+  test("a long prompt is cut to what two lines can show; the full text stays for alt and title", () => {
+    const prompt = "word ".repeat(100).trim();
+    expect(captionText({ prompt, path: "/g/a.png" })).toHaveLength(200);
+    expect(captionText({ prompt: " short ", path: "/g/a.png" })).toBe("short");
+    expect(captionText({ prompt: "", path: "/g/a.png" })).toBe("Imported image a.png");
   });
 });
 

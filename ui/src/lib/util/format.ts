@@ -59,6 +59,13 @@ export function altText(image: { prompt: string; path: string }): string {
   return name ? `Imported image ${name}` : "Image without a prompt";
 }
 
+/** The start of `altText` a tile's two-line caption can show (at most `max` characters): a long prompt
+ * is not laid out, or searched for highlights, beyond what the caption shows. */
+export function captionText(image: { prompt: string; path: string }, max = 200): string {
+  const text = altText(image);
+  return text.length > max ? text.slice(0, max) : text;
+}
+
 /** "412 KB", "1.2 MB" (decimal-free under 10 MB is one decimal). */
 export function fileSize(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return "—";

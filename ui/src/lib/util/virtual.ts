@@ -66,3 +66,37 @@ export function scrollToReveal(l: GridLayout, index: number, lead: number, scrol
   if (bottom + l.pad > scrollTop + viewport) return Math.max(0, bottom + l.pad - viewport);
   return scrollTop;
 }
+
+/**
+ * Keys for one grid row's cells, so the DOM keeps what it can when the row's content changes.
+ * `before` maps what the row showed (an image id, or a placeholder's negative stand-in) to its
+ * cell's key; `shown` is what it shows now, in column order. An image still in the row keeps its
+ * cell (its thumbnail stays loaded); a new one takes the cell of one that left (updated in place,
+ * not built again); only when none is left is a new key made. Returns the keys in column order and
+ * the map to pass as `before` next time.
+ */
+export function rowCellKeys(before: ReadonlyMap<number, number> | undefined, shown: readonly number[]): { keys: number[]; after: Map<number, number> } {
+  const keys: number[] = new Array(shown.length);
+  const used = new Set<number>();
+  let next = 0;
+  if (before) {
+    for (const k of before.values()) next = Math.max(next, k + 1);
+    shown.forEach((what, i) => {
+      const k = before.get(what);
+      if (k != null && !used.has(k)) {
+        keys[i] = k;
+        used.add(k);
+      }
+    });
+  }
+  const free = before ? [...before.values()].filter((k) => !used.has(k)) : [];
+  const after = new Map<number, number>();
+  shown.forEach((what, i) => {
+    if (keys[i] == null) {
+      keys[i] = free.length ? (free.shift() as number) : next++;
+      used.add(keys[i]);
+    }
+    after.set(what, keys[i]);
+  });
+  return { keys, after };
+}
