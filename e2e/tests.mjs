@@ -513,7 +513,9 @@ test("activity and gallery", async (t) => {
   await shot(d, "activity", { docs: true });
 
   await clickNamed(d, "Gallery");
-  await waitImage(d, PROMPT, 15_000);
+  const tile = await waitImage(d, PROMPT, 15_000);
+  // The grid's thumbnails come over the app's own thumb: scheme (src-tauri/src/thumb_protocol.rs).
+  assert(/^(thumb:\/\/localhost\/|http:\/\/thumb\.localhost\/)/.test(tile.src), `the grid's thumbnail is not served by thumb: (${tile.src})`);
   const search = await need(d, "textbox", "Search");
   await setText(d, search, "fox");
   await waitImage(d, PROMPT, 10_000);

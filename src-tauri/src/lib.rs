@@ -6,8 +6,9 @@
 //!   commands ([`commands`], one list in [`specta_builder`], which is also where
 //!   `ui/src/lib/backend/bindings.ts` comes from);
 //! - opens the studio at startup ([`startup`]), keeping the window usable when that fails;
-//! - widens the asset protocol to the gallery and thumbnail folders, and makes missing thumbnails
-//!   in the background;
+//! - widens the asset protocol to the gallery and thumbnail folders, serves the grid's thumbnails
+//!   on its own `thumb:` scheme under the same rule ([`thumb_protocol`]), and makes missing
+//!   thumbnails in the background;
 //! - notifies on the desktop when a batch finishes while the window is in the background
 //!   ([`notify`]);
 //! - persists settings through tauri-plugin-store ([`settings_store`]);
@@ -25,6 +26,7 @@ pub mod notify;
 pub mod settings_store;
 pub mod startup;
 pub mod state;
+pub mod thumb_protocol;
 pub mod webview;
 pub mod window_theme;
 
@@ -144,7 +146,7 @@ pub fn run() {
 
     let specta = specta_builder::<tauri::Wry>();
 
-    let app = tauri::Builder::default()
+    let app = thumb_protocol::register(tauri::Builder::default())
         .plugin(tauri_plugin_store::Builder::new().build())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())

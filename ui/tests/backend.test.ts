@@ -223,6 +223,12 @@ describe("Tauri adapter", () => {
     const url = createTauriBackend().assetUrl("/home/me/Pictures/Fluxdesk/a b.png");
     expect(url).toBe("asset://localhost/%2Fhome%2Fme%2FPictures%2FFluxdesk%2Fa%20b.png");
   });
+
+  test("thumbUrl uses the app's thumb scheme", () => {
+    mockConvertFileSrc("linux");
+    const url = createTauriBackend().thumbUrl("/home/me/.cache/fluxdesk/thumbs/ab/c d.webp");
+    expect(url).toBe("thumb://localhost/%2Fhome%2Fme%2F.cache%2Ffluxdesk%2Fthumbs%2Fab%2Fc%20d.webp");
+  });
 });
 
 describe("adapter vs generated bindings", () => {

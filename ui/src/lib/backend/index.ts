@@ -42,7 +42,7 @@ export type ImportPick = "files" | "folder";
 
 /**
  * One typed async method per IPC command (team/IPC.md, team/WAVE2.md), plus shell helpers that are not
- * commands: `assetUrl`, `pickFolder`, `pickImport`, `openExternal`, `dragOut`, `onFileDrop`.
+ * commands: `assetUrl`, `thumbUrl`, `pickFolder`, `pickImport`, `openExternal`, `dragOut`, `onFileDrop`.
  */
 export interface Backend {
   /** "tauri" inside the desktop shell, "mock" in a plain browser or tests. */
@@ -115,6 +115,8 @@ export interface Backend {
   // ---- shell helpers (no IPC command, or a command plus a plugin call) ----
   /** A URL an <img> can load for a local file path (Tauri asset protocol; data: URLs in the mock). */
   assetUrl(path: string): string;
+  /** Like `assetUrl`, for a thumbnail in the grid: the app's own `thumb:` scheme, answered at once. */
+  thumbUrl(path: string): string;
   /** Native folder picker; null when the user cancels. */
   pickFolder(current: string | null): Promise<string | null>;
   /** Opens an https URL in the default browser. */

@@ -931,6 +931,10 @@ export class MockBackend implements Backend {
     await this.enter("revealExport", [path]);
   }
 
+  thumbUrl(path: string): string {
+    return this.assetUrl(path);
+  }
+
   assetUrl(path: string): string {
     const known = this.urls.get(path);
     if (known) return known;

@@ -107,6 +107,7 @@ export function createTauriBackend(): Backend {
     editSettings: (id, taskType) => call<GenerateRequest>("edit_settings", { id, taskType }),
 
     assetUrl: (path) => convertFileSrc(path),
+    thumbUrl: (path) => convertFileSrc(path, "thumb"),
     pickFolder: (current) =>
       guard(async () => {
         const picked = await openDialog({ directory: true, multiple: false, defaultPath: current ?? undefined });

@@ -174,7 +174,7 @@ class ImageStore {
 
   /** URL for the thumbnail (falls back to the full image). */
   thumbUrl(image: ImageView): string {
-    return backend.assetUrl(image.thumbPath ?? image.path);
+    return backend.thumbUrl(image.thumbPath ?? image.path);
   }
 
   fullUrl(image: ImageView): string {
