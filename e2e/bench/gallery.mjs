@@ -40,7 +40,9 @@ const OUT = env("BENCH_OUT");
 const MARK = Buffer.from(`\0FLUXDESK_KEYRING_SERVICE=${env("FLUXDESK_KEYRING_SERVICE")}\0`);
 const QUICK = process.env.BENCH_QUICK === "1";
 const STARTS = QUICK ? 2 : 4;
-const ROUNDS = QUICK ? 1 : 2;
+const ROUNDS = Number(process.env.BENCH_ROUNDS) || (QUICK ? 1 : 2);
+/** BENCH_ONLY=search (diagnosis, A/B of search changes): the starts and the search, no scroll. */
+const SEARCH_ONLY = process.env.BENCH_ONLY === "search";
 const SCROLL_TILES = 10_000;
 const QUERIES = {
   "1": ["a", "e", "o", "s", "t", "x", "k", "y", "q", "w"],
@@ -581,6 +583,7 @@ async function main() {
       log(`search ${kind}: key → painted p50 ${result.search[kind].keyToPainted.p50.toFixed(0)} / p95 ${result.search[kind].keyToPainted.p95.toFixed(0)} ms; call → painted p95 ${result.search[kind].callToPainted.p95.toFixed(0)} ms`);
     }
 
+    if (SEARCH_ONLY) throw new Error("BENCH_ONLY=search: no scroll measured (a diagnosis run)");
     // 3. Scroll.
     dumpSmaps(sampler.pid, "2-search");
     sampler.phase = "scroll";

@@ -14,7 +14,8 @@
 #
 # Contract: never hangs (global `timeout`), writes OUT_JSON (`{"measured": false, "note": …}` on
 # failure), exits 0 only when the measurement completed. Logs go to e2e/artifacts/bench-*.log.
-# Env: BENCH_TIMEOUT (s, default 900), E2E_PORT (default 4454), BENCH_QUICK=1 (fewer samples).
+# Env: BENCH_TIMEOUT (s, default 900), E2E_PORT (default 4454), BENCH_QUICK=1 (fewer samples),
+# BENCH_ROUNDS (search rounds), BENCH_ONLY=search (diagnosis: no scroll, no direct launches; exits 1).
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
