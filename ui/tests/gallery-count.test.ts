@@ -4,7 +4,7 @@
 import { describe, expect, test } from "vitest";
 import { fireEvent, screen, waitFor, within } from "@testing-library/svelte";
 import { lastCall, openGallery } from "./helpers";
-import { SAMPLE_PROMPTS } from "../src/lib/backend/mock";
+import { SAMPLE_PROMPTS } from "../src/lib/util/samples";
 import { BackendError, type GalleryQuery } from "../src/lib/backend";
 import { COUNT_DELAY_MS, MIN_FIRST_PAGE, PAGE_SIZE, gallery } from "../src/lib/state/gallery.svelte";
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { lastCall, openGallery, renderApp } from "./helpers";
-import { SAMPLE_PROMPTS } from "../src/lib/backend/mock";
+import { SAMPLE_PROMPTS } from "../src/lib/util/samples";
 import type { GalleryQuery } from "../src/lib/backend";
 import { gallery } from "../src/lib/state/gallery.svelte";
 

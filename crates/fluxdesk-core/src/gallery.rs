@@ -1142,6 +1142,24 @@ fn index_new(tx: &Transaction, f: &DiskFile, img: &NewImage, root: &Path) -> Res
     Ok(if inserted { Indexed::Added } else { Indexed::AlreadyThere })
 }
 
+/// The image a file's source is, found by the source's bytes (`ImageMeta::source_image_hash`), as
+/// an SQL `(SELECT …)` expression: the image with content hash `$hash`, preferring the id the file
+/// names (`$named`) when that image has those bytes, else the oldest, and never the row being
+/// linked (`$itself`). The one rule for insert, refresh and the post-pass link.
+macro_rules! source_by_hash {
+    ($hash:literal, $named:literal, $itself:literal) => {
+        concat!(
+            "(SELECT s.id FROM images s WHERE s.content_hash = ",
+            $hash,
+            " AND s.id != ",
+            $itself,
+            " ORDER BY s.id = ",
+            $named,
+            " DESC, s.id LIMIT 1)"
+        )
+    };
+}
+
 /// An image just indexed whose file names its source by content: linked again once everything
 /// of the same pass is indexed, in case its source was indexed after it.
 #[derive(Debug, Clone)]
@@ -1164,12 +1182,11 @@ impl PendingLink {
 /// Links each pending image that has no source yet to the image with its source's bytes (the
 /// one with the id its file names when that one has them, else the oldest; never itself).
 pub(crate) fn link_sources_by_hash(tx: &Transaction, pending: &[PendingLink]) -> Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "UPDATE images SET source_image_id = \
-             (SELECT s.id FROM images s WHERE s.content_hash = ?2 AND s.id != images.id \
-              ORDER BY s.id = ?3 DESC, s.id LIMIT 1) \
-         WHERE rel_path = ?1 AND source_image_id IS NULL",
-    )?;
+    let mut stmt = tx.prepare_cached(concat!(
+        "UPDATE images SET source_image_id = ",
+        source_by_hash!("?2", "?3", "images.id"),
+        " WHERE rel_path = ?1 AND source_image_id IS NULL"
+    ))?;
     for p in pending {
         stmt.execute(params![p.rel_path, p.source_hash, p.source_id])?;
     }
@@ -1204,11 +1221,13 @@ fn refresh_row(
     // holds the remapped one) and meaningless in another gallery.
     if !meta.prompt.is_empty() {
         tx.execute(
-            "UPDATE images SET prompt = ?2, negative_prompt = ?3, model = COALESCE(?4, model), \
-                 task_type = COALESCE(?5, task_type), seed = COALESCE(?6, seed), steps = COALESCE(?7, steps), \
-                 guidance = COALESCE(?8, guidance), source_image_id = COALESCE(source_image_id, \
-                     (SELECT s.id FROM images s WHERE s.content_hash = ?11 AND s.id != ?1 ORDER BY s.id = ?9 DESC, s.id LIMIT 1)), \
-                 task_json = COALESCE(?10, task_json) WHERE id = ?1",
+            concat!(
+                "UPDATE images SET prompt = ?2, negative_prompt = ?3, model = COALESCE(?4, model), \
+                     task_type = COALESCE(?5, task_type), seed = COALESCE(?6, seed), steps = COALESCE(?7, steps), \
+                     guidance = COALESCE(?8, guidance), source_image_id = COALESCE(source_image_id, ",
+                source_by_hash!("?11", "?9", "?1"),
+                "), task_json = COALESCE(?10, task_json) WHERE id = ?1"
+            ),
             params![
                 id,
                 meta.prompt,
@@ -1238,13 +1257,16 @@ fn insert_tx(tx: &Transaction, img: &NewImage, mtime: Option<i64>) -> Result<(i6
     };
     let inserted: Option<i64> = tx
         .query_row(
-            "INSERT INTO images (rel_path, prompt, negative_prompt, model, task_type, width, height, seed, steps, \
-                 guidance, task_id, output_index, cost_usd, created_at, content_hash, file_size, file_mtime, \
-                 ledger_id, indexed_at, source_image_id, task_json) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 COALESCE(?18, (SELECT id FROM tasks WHERE task_id = ?11)), ?19, \
-                 (SELECT id FROM images WHERE content_hash = ?22 ORDER BY id = ?20 DESC, id LIMIT 1), ?21) \
-             ON CONFLICT DO NOTHING RETURNING id",
+            concat!(
+                "INSERT INTO images (rel_path, prompt, negative_prompt, model, task_type, width, height, seed, steps, \
+                     guidance, task_id, output_index, cost_usd, created_at, content_hash, file_size, file_mtime, \
+                     ledger_id, indexed_at, source_image_id, task_json) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                     COALESCE(?18, (SELECT id FROM tasks WHERE task_id = ?11)), ?19, ",
+                // The row does not exist yet, so it cannot be its own source (ids are positive).
+                source_by_hash!("?22", "?20", "0"),
+                ", ?21) ON CONFLICT DO NOTHING RETURNING id"
+            ),
             params![
                 img.rel_path,
                 m.prompt,

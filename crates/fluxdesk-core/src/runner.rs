@@ -895,10 +895,8 @@ impl Runner {
         // The source's bytes as the index knows them now: the files carry this hash, so indexing
         // links them by content, never by an id another index gave (`ImageMeta::source_image_hash`).
         // A source deleted since leaves it empty (the link is then empty too, never wrong).
-        let source_hash = match task.sources.source_image_id {
-            Some(id) => parts.gallery.get(id).ok().map(|r| r.content_hash),
-            None => None,
-        };
+        let source_hash =
+            task.sources.source_image_id.and_then(|id| parts.gallery.get(id).ok()).map(|r| r.content_hash);
         let mut saved = Vec::with_capacity(n);
         for (i, url) in done.image_urls.iter().enumerate() {
             let index = u32::try_from(i).map_err(|_| Error::Internal("too many outputs".into()))?;

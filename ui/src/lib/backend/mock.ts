@@ -101,8 +101,6 @@ export const ERROR_MESSAGES: Record<ErrorCode, string> = {
   UploadFailed: "The source image could not be uploaded to PiAPI, so nothing was created or charged. Check your connection and retry.",
 };
 
-export { SAMPLE_PROMPTS };
-
 const DAY = 86_400_000;
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const iso = (t: number) => new Date(t).toISOString();

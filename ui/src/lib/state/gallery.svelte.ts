@@ -27,8 +27,8 @@ export const MIN_FIRST_PAGE = 48;
 /**
  * How long the text must stay unchanged before its count is asked for (a count of a common 1–2 character
  * term costs a pass over the table, ~20 ms at 100,000 images: not worth it for every keystroke). Longer than
- * the gap between two keys of steady typing, so a count never competes with the next keystroke's page
- * (at 120 ms it did, in the bench: that page then took a few milliseconds more).
+ * the gap between two keys of steady typing, so while the designer types no count competes with the next
+ * keystroke's page for the machine.
  */
 export const COUNT_DELAY_MS = 300;
 
