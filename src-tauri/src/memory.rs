@@ -8,14 +8,15 @@
 //!
 //! Contract: [`spawn_trimmer`] calls `malloc_trim(0)` on the blocking pool [`FIRST_TRIM`] after
 //! start (the start-up reconcile is over by then) and every [`TRIM_EVERY`] after that, each time
-//! once the page has sent no command for [`QUIET_FOR`] (waiting at most [`QUIET_AT_MOST`]). It
+//! once the page has sent no command and asked for no thumbnail for [`QUIET_FOR`] (waiting at most
+//! [`QUIET_AT_MOST`]). It
 //! only gives back free pages; live memory is untouched. Why the wait: the trim locks each arena
 //! in turn, and the window's thread, which allocates for every frame and every thumbnail it
 //! serves, waited for it. A trim in the middle of the bench's scroll froze the window once per run
 //! (one frame of 150–190 ms, five tiles left blank as long); with trims held off it scrolled with
-//! no frame over 53 ms. Commands are the activity the app sees: a scroll past what is loaded asks
-//! for pages every second or so, so its trim waits until the scroll ends; a scroll through what
-//! is already loaded sends none and can still meet one (once a minute at most).
+//! no frame over 53 ms. Commands and thumbnail requests (`thumb:`) are the activity the app sees:
+//! a scroll asks for thumbnails with every step, and for pages every second or so, so its trim
+//! waits until the scroll ends.
 //!
 //! JavaScriptCore in WebKit's web process (Linux): [`tune_web_process_gc`] turns its generational
 //! collector off, so every collection is a full one. With it on, the page's removed DOM nodes
@@ -40,14 +41,14 @@ pub const FIRST_TRIM: Duration = Duration::from_secs(20);
 /// How often after that.
 pub const TRIM_EVERY: Duration = Duration::from_secs(60);
 
-/// How long the page must have sent no command before a due trim runs.
+/// How long the page must have been quiet (no command, no thumbnail request) before a due trim runs.
 pub const QUIET_FOR: Duration = Duration::from_secs(3);
 
 /// The longest a due trim waits for quiet.
 pub const QUIET_AT_MOST: Duration = Duration::from_secs(300);
 
-/// When the page last sent a command, in ms since [`clock`]'s start.
-static LAST_COMMAND_MS: AtomicU64 = AtomicU64::new(0);
+/// When the page last sent a command or asked for a thumbnail, in ms since [`clock`]'s start.
+static LAST_ACTIVITY_MS: AtomicU64 = AtomicU64::new(0);
 
 fn clock() -> Instant {
     static START: OnceLock<Instant> = OnceLock::new();
@@ -58,23 +59,24 @@ fn now_ms() -> u64 {
     u64::try_from(clock().elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Records that the page sent a command (every command asks `AppState::studio`, which calls this).
-pub fn note_command() {
-    LAST_COMMAND_MS.store(now_ms(), Ordering::Relaxed);
+/// Records that the page is busy: every command (through `AppState::studio`) and every thumbnail
+/// request (`thumb_protocol`) calls this.
+pub fn note_activity() {
+    LAST_ACTIVITY_MS.store(now_ms(), Ordering::Relaxed);
 }
 
-/// How long ago the page last sent a command (since start when it has sent none).
-fn since_last_command() -> Duration {
-    Duration::from_millis(now_ms().saturating_sub(LAST_COMMAND_MS.load(Ordering::Relaxed)))
+/// How long ago the page was last busy (since start when it has not been).
+fn since_last_activity() -> Duration {
+    Duration::from_millis(now_ms().saturating_sub(LAST_ACTIVITY_MS.load(Ordering::Relaxed)))
 }
 
-/// How much longer a due trim waits, given how long ago the last command came and how long the
+/// How much longer a due trim waits, given how long ago the page was last busy and how long the
 /// trim has waited already; `None` means trim now.
-pub fn wait_before_trim(since_last_command: Duration, waited: Duration) -> Option<Duration> {
-    if since_last_command >= QUIET_FOR || waited >= QUIET_AT_MOST {
+pub fn wait_before_trim(since_last_activity: Duration, waited: Duration) -> Option<Duration> {
+    if since_last_activity >= QUIET_FOR || waited >= QUIET_AT_MOST {
         return None;
     }
-    Some((QUIET_FOR - since_last_command).min(QUIET_AT_MOST - waited))
+    Some((QUIET_FOR - since_last_activity).min(QUIET_AT_MOST - waited))
 }
 
 /// Starts the periodic trim on Tauri's async runtime (for the life of the app).
@@ -86,7 +88,7 @@ pub fn spawn_trimmer() {
         loop {
             every.tick().await;
             let due = Instant::now();
-            while let Some(wait) = wait_before_trim(since_last_command(), due.elapsed()) {
+            while let Some(wait) = wait_before_trim(since_last_activity(), due.elapsed()) {
                 tokio::time::sleep(wait).await;
             }
             // The trim walks and locks every arena in turn: never on a runtime worker.
@@ -150,9 +152,9 @@ mod tests {
     }
 
     #[test]
-    fn commands_are_the_activity_the_trimmer_sees() {
-        note_command();
-        assert!(since_last_command() < QUIET_FOR);
+    fn commands_and_thumbnails_are_the_activity_the_trimmer_sees() {
+        note_activity();
+        assert!(since_last_activity() < QUIET_FOR);
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl AppState {
     /// while it is still opening.
     pub async fn studio(&self) -> Result<Studio, IpcError> {
         // Every command comes through here: the memory trimmer waits for the page to be quiet.
-        crate::memory::note_command();
+        crate::memory::note_activity();
         let mut rx = self.studio.subscribe();
         let outcome = rx.wait_for(Option::is_some).await.map_err(|_| shutting_down())?;
         outcome.as_ref().map_or_else(|| Err(shutting_down()), Clone::clone)

@@ -104,6 +104,8 @@ pub fn respond(lookup: Lookup) -> Response<Cow<'static, [u8]>> {
 pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder.register_asynchronous_uri_scheme_protocol(SCHEME, |ctx, request, responder| {
         use tauri::Manager;
+        // A scroll asks for thumbnails even when its pages are loaded: a memory trim waits for it.
+        crate::memory::note_activity();
         let scope = ctx.app_handle().asset_protocol_scope();
         let found = lookup(request.uri().path(), |p| scope.is_allowed(p));
         match found {
