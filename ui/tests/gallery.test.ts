@@ -5,12 +5,14 @@ import { lastCall, openGallery, renderApp } from "./helpers";
 import { SAMPLE_PROMPTS } from "../src/lib/util/samples";
 import type { GalleryQuery } from "../src/lib/backend";
 import { gallery } from "../src/lib/state/gallery.svelte";
+import { images } from "../src/lib/state/images.svelte";
 
 const grid = () => screen.getByRole("grid", { name: "Images" });
 const scroller = () => grid().parentElement as HTMLElement;
 const cells = () => within(grid()).getAllByRole("gridcell");
 const cellOf = (id: number) => grid().querySelector<HTMLElement>(`[data-id="${id}"]`);
 const tile = (id: number) => cellOf(id)?.querySelector<HTMLButtonElement>("button.thumb") as HTMLButtonElement;
+const thumbOf = (id: number) => cellOf(id)?.querySelector("img")?.getAttribute("src");
 const focusedId = () => Number((document.activeElement as HTMLElement | null)?.closest("[data-id]")?.getAttribute("data-id"));
 /** Where a tile is on screen: its row's top minus the scroll position, and its left. */
 function screenPos(id: number): { top: number; left: number } {
@@ -105,6 +107,8 @@ describe("Gallery", () => {
 
   test("a tile keeps its element while its image stays in the row; the keyboard focus follows its image", async () => {
     const { mock } = await openGallery(40);
+    // Every tile shows its own thumbnail (set once the tile is in the page: see util/attach).
+    for (const id of gallery.ids.slice(0, gallery.cols)) expect(thumbOf(id)).toBe(images.thumbUrl(images.get(id)!));
     const cols = gallery.cols;
     const stays = gallery.ids[1];
     const staysEl = cellOf(stays);
@@ -119,8 +123,9 @@ describe("Gallery", () => {
     await waitFor(() => expect(cellOf(fresh.id)).not.toBeNull());
     // Still in the first row: the same element, moved one place (its thumbnail stays loaded).
     expect(cellOf(stays)).toBe(staysEl);
-    // The new image took over the element of the one that left the row, updated in place…
+    // The new image took over the element of the one that left the row, updated in place (its thumbnail too)…
     expect(cellOf(fresh.id)).toBe(lastEl);
+    await waitFor(() => expect(thumbOf(fresh.id)).toBe(images.thumbUrl(fresh)));
     // …and the focus went with its image to the next row.
     await waitFor(() => expect(focusedId()).toBe(last));
     expect(gallery.focusId).toBe(last);

@@ -7,6 +7,7 @@ import type { JobView } from "../src/lib/backend";
 import { gridLayout, prepend, rowCellKeys, rowOf, rowTop, scrollToReveal, visibleRows } from "../src/lib/util/virtual";
 import { captionText } from "../src/lib/util/format";
 import { highlight } from "../src/lib/util/highlight";
+import { imageSrc } from "../src/lib/util/attach";
 
 describe("formatting and validation", () => {
   test("money keeps sub-cent precision without float noise", () => {
@@ -142,5 +143,26 @@ describe("search highlighting", () => {
       { text: "orest", hit: false },
     ]);
     expect(highlight("plain", [])).toEqual([{ text: "plain", hit: false }]);
+  });
+});
+
+describe("image src attachment", () => {
+  test("sets src once the element is attached, leaves an unchanged one alone and updates a new one in place", () => {
+    const img = document.createElement("img");
+    const calls: string[] = [];
+    const set = img.setAttribute.bind(img);
+    img.setAttribute = (name: string, value: string) => {
+      calls.push(`${name}=${value}`);
+      set(name, value);
+    };
+    expect(img.hasAttribute("src")).toBe(false);
+    imageSrc("thumb://localhost/a.webp")(img);
+    expect(img.getAttribute("src")).toBe("thumb://localhost/a.webp");
+    // The tile re-rendered with the same image: nothing is set (setting src again may load it again).
+    imageSrc("thumb://localhost/a.webp")(img);
+    // Another image took over the element.
+    imageSrc("thumb://localhost/b.webp")(img);
+    expect(img.getAttribute("src")).toBe("thumb://localhost/b.webp");
+    expect(calls).toEqual(["src=thumb://localhost/a.webp", "src=thumb://localhost/b.webp"]);
   });
 });
