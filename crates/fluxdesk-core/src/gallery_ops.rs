@@ -3,15 +3,15 @@
 //!
 //! Why a second `impl Studio` block: the facade stays one object for the shell and the CLI, while
 //! the gallery's heavier operations live next to the gallery code. Everything here goes through
-//! Studio's public accessors (`gallery()`, `generate()`, `settings_view()`).
+//! Studio's accessors (`gallery()`, `generate()`, `settings_view()`, and the crate's `undos()`).
 //!
 //! Contract:
 //! - Disk and CPU work (decode, encode, hashing, the trash) runs on the blocking pool, never on
 //!   an async worker.
 //! - Undo of a delete: [`Studio::delete_images_undoable`] moves the files to the OS trash and
 //!   keeps the removed rows (ratings, favourites, ledger ids) with the trash items in memory,
-//!   under a random token, for the life of the process (the newest [`MAX_PENDING_UNDOS`]
-//!   deletes). [`Studio::undo_delete`] restores the files from the trash and puts the rows back
+//!   under a random token, for the life of the studio (the newest [`MAX_PENDING_UNDOS`]
+//!   deletes; the app has one studio for its life). [`Studio::undo_delete`] restores the files from the trash and puts the rows back
 //!   with their original ids. On macOS the trash cannot be listed, so undo cannot take files out
 //!   of it: after "Put Back" in the Finder, undo restores the rows.
 //! - The API key never reaches an exported file: metadata comes from [`crate::metadata::ImageMeta`],
@@ -22,7 +22,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Local;
 use piapi::{MAX_PIXELS, Model, Size, TaskType};
@@ -63,10 +62,39 @@ struct PendingUndo {
     items: Vec<TrashedImage>,
 }
 
-/// Undo tokens of this process. A process-wide map because the state must outlive the call and
-/// Studio has no slot for it; tokens are random, so studios of one process never collide.
-static PENDING_UNDOS: Mutex<BTreeMap<String, PendingUndo>> = Mutex::new(BTreeMap::new());
-static UNDO_SEQ: AtomicU64 = AtomicU64::new(0);
+/// A studio's deletes that can still be undone, by token (kept in [`Studio`]'s state; the newest
+/// [`MAX_PENDING_UNDOS`]).
+#[derive(Default)]
+pub(crate) struct Undos {
+    next_seq: u64,
+    pending: BTreeMap<String, PendingUndo>,
+}
+
+impl Undos {
+    /// Keeps a new delete under `token`, forgetting the oldest beyond [`MAX_PENDING_UNDOS`].
+    fn add(&mut self, token: String, db_path: Option<PathBuf>, root: PathBuf, items: Vec<TrashedImage>) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.pending.insert(token, PendingUndo { seq, db_path, root, items });
+        while self.pending.len() > MAX_PENDING_UNDOS {
+            let oldest = self.pending.iter().min_by_key(|(_, p)| p.seq).map(|(t, _)| t.clone());
+            match oldest {
+                Some(t) => self.pending.remove(&t),
+                None => break,
+            };
+        }
+    }
+
+    /// Takes the delete kept under `token` (put it back with [`Undos::put_back`] if undo stops).
+    fn take(&mut self, token: &str) -> Option<PendingUndo> {
+        self.pending.remove(token)
+    }
+
+    /// Keeps what an undo could not restore, in its original place in the order.
+    fn put_back(&mut self, token: &str, pending: PendingUndo) {
+        self.pending.insert(token.to_owned(), pending);
+    }
+}
 /// One thumbnail fill at a time (a second caller waits, then finds little left to do).
 static THUMB_FILL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -105,21 +133,12 @@ impl Studio {
             tracing::warn!(error = %e, "an image could not be moved to the trash; it stays in the gallery");
         }
         let count = u32::try_from(outcome.removed.len()).unwrap_or(u32::MAX);
-        let pending = PendingUndo {
-            seq: UNDO_SEQ.fetch_add(1, Ordering::Relaxed),
-            db_path: gallery.db().path().map(PathBuf::from),
-            root: gallery.root().to_path_buf(),
-            items: outcome.removed,
-        };
-        let mut map = lock(&PENDING_UNDOS);
-        map.insert(token.clone(), pending);
-        while map.len() > MAX_PENDING_UNDOS {
-            let oldest = map.iter().min_by_key(|(_, p)| p.seq).map(|(t, _)| t.clone());
-            match oldest {
-                Some(t) => map.remove(&t),
-                None => break,
-            };
-        }
+        lock(self.undos()).add(
+            token.clone(),
+            gallery.db().path().map(PathBuf::from),
+            gallery.root().to_path_buf(),
+            outcome.removed,
+        );
         Ok(DeleteReceipt { token, count })
     }
 
@@ -135,12 +154,12 @@ impl Studio {
     /// since the delete.
     pub async fn undo_delete(&self, token: &str) -> Result<u32> {
         let gallery = self.gallery();
-        let pending = lock(&PENDING_UNDOS).remove(token).ok_or_else(|| {
+        let pending = lock(self.undos()).take(token).ok_or_else(|| {
             Error::missing("That delete (it was already undone, or Fluxdesk was restarted since)")
         })?;
         if pending.root != gallery.root() || pending.db_path.as_deref() != gallery.db().path() {
             let root = pending.root.clone();
-            lock(&PENDING_UNDOS).insert(token.to_owned(), pending);
+            lock(self.undos()).put_back(token, pending);
             return Err(Error::invalid_input(
                 "token",
                 format!(
@@ -167,7 +186,7 @@ impl Studio {
         left.extend(outcome.collisions.into_iter().map(|(t, _)| t));
         let nothing_restorable = !left.is_empty() && outcome.restored == 0 && collision.is_none();
         if !left.is_empty() {
-            lock(&PENDING_UNDOS).insert(token.to_owned(), PendingUndo { seq, db_path, root, items: left });
+            lock(self.undos()).put_back(token, PendingUndo { seq, db_path, root, items: left });
         }
         if let Some(path) = collision {
             return Err(Error::io(

@@ -165,6 +165,8 @@ struct Inner {
     sim: tokio::sync::Mutex<Option<piapi_sim::SimHandle>>,
     /// The key status as last read (keychain reads are D-Bus calls; don't repeat them per render).
     key_status: Mutex<Option<KeyStatus>>,
+    /// Deletes that can still be undone ([`Studio::undo_delete`]).
+    undos: Mutex<crate::gallery_ops::Undos>,
 }
 
 /// How long after opening (with `resume_on_open`) the gallery is reconciled with its folder and
@@ -203,6 +205,7 @@ impl Studio {
             queue,
             sim: tokio::sync::Mutex::new(None),
             key_status: Mutex::new(None),
+            undos: Mutex::default(),
         });
         let studio = Studio { inner };
         studio.rebuild_backend().await?;
@@ -361,6 +364,11 @@ impl Studio {
     /// All job progress, for every job of this process (including resumed ones).
     pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// This studio's deletes that can still be undone (see `gallery_ops`).
+    pub(crate) fn undos(&self) -> &Mutex<crate::gallery_ops::Undos> {
+        &self.inner.undos
     }
 
     pub fn gallery(&self) -> Gallery {

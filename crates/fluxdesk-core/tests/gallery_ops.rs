@@ -662,6 +662,14 @@ async fn child_undo_worker() {
     std::fs::remove_file(&images[2].path).expect("move the blocker away");
     assert_eq!(f.studio.undo_delete(&receipt.token).await.expect("retry"), 1);
     assert_eq!(record(&f.studio, ids[2]), before[2]);
+
+    // Undo tokens belong to their studio: another one (another library) does not know them.
+    let receipt = f.studio.delete_images_undoable(&[ids[2]]).await.expect("delete");
+    let other = Fixture::live_in(tempfile::tempdir_in(&root).expect("tmp")).await;
+    let err = other.studio.undo_delete(&receipt.token).await.expect_err("another studio's token");
+    assert!(matches!(err, Error::Missing { .. }), "{err:?}");
+    other.close().await;
+    assert_eq!(f.studio.undo_delete(&receipt.token).await.expect("undo in its own studio"), 1);
     f.close().await;
     println!("CHILD-OK");
 }
