@@ -9,10 +9,10 @@
 //! - Disk and CPU work (decode, encode, hashing, the trash) runs on the blocking pool, never on
 //!   an async worker.
 //! - Undo of a delete: [`Studio::delete_images_undoable`] moves the files to the OS trash and
-//!   keeps the removed rows (ratings, favourites, ledger ids) with the trash items in memory,
-//!   under a random token, for the life of the studio (the newest [`MAX_PENDING_UNDOS`]
-//!   deletes; the app has one studio for its life). [`Studio::undo_delete`] restores the files from the trash and puts the rows back
-//!   with their original ids. On macOS the trash cannot be listed, so undo cannot take files out
+//!   keeps the removed rows (ratings, favourites, ledger ids) with the trash items in the
+//!   studio's memory, under a random token, for the life of the studio (the newest
+//!   [`MAX_PENDING_UNDOS`] deletes; the app has one studio for its life). [`Studio::undo_delete`]
+//!   restores the files from the trash and puts the rows back with their original ids. On macOS the trash cannot be listed, so undo cannot take files out
 //!   of it: after "Put Back" in the Finder, undo restores the rows.
 //! - The API key never reaches an exported file: metadata comes from [`crate::metadata::ImageMeta`],
 //!   which has no field for it.
