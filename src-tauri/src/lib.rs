@@ -79,6 +79,7 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
             commands::gallery::list_images,
             commands::gallery::count_images,
             commands::gallery::get_image,
+            commands::gallery::get_images,
             commands::gallery::set_rating,
             commands::gallery::set_favourite,
             commands::gallery::delete_images,

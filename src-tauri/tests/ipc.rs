@@ -242,6 +242,11 @@ fn commands_work_end_to_end_in_demo_mode() {
     assert_eq!(page["total"], 1);
     assert_eq!(page["items"][0]["rating"], 4);
 
+    // By ids (the page's store asking again): the ones still there, in the order asked.
+    let some = t.ok("get_images", json!({ "ids": [999_999, id] }));
+    assert_eq!(some.as_array().map(Vec::len), Some(1), "{some}");
+    assert_eq!(some[0]["path"], path);
+
     let missing = t.invoke("get_image", json!({ "id": 999_999 })).unwrap_err();
     assert_eq!(missing["code"], "Missing", "{missing}");
     assert_eq!(missing.as_object().unwrap().len(), 2, "IpcError is exactly {{code, message}}");

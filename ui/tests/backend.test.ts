@@ -274,6 +274,7 @@ describe("adapter vs generated bindings", () => {
       ["accountInfo", () => b.accountInfo(), () => commands.accountInfo()],
       ["listImages", () => b.listImages(query), () => commands.listImages(query)],
       ["getImage", () => b.getImage(5), () => commands.getImage(5)],
+      ["getImages", () => b.getImages([5, 7]), () => commands.getImages([5, 7])],
       ["setRating", () => b.setRating([1, 2], 3), () => commands.setRating([1, 2], 3)],
       ["setFavourite", () => b.setFavourite([1], false), () => commands.setFavourite([1], false)],
       ["deleteImages", () => b.deleteImages([9]), () => commands.deleteImages([9])],

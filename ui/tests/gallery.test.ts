@@ -5,7 +5,7 @@ import { lastCall, openGallery, renderApp } from "./helpers";
 import { SAMPLE_PROMPTS } from "../src/lib/util/samples";
 import type { GalleryQuery } from "../src/lib/backend";
 import { gallery } from "../src/lib/state/gallery.svelte";
-import { images } from "../src/lib/state/images.svelte";
+import { PRUNE_ABOVE, images } from "../src/lib/state/images.svelte";
 
 const grid = () => screen.getByRole("grid", { name: "Images" });
 const scroller = () => grid().parentElement as HTMLElement;
@@ -73,6 +73,21 @@ describe("Gallery", () => {
     expect(Math.min(...ids)).toBeGreaterThan(7000);
     const cursors = mock.calls.filter((c) => c.method === "listImages").map((c) => (c.args[0] as GalleryQuery).cursor);
     expect(cursors.filter(Boolean).length).toBeGreaterThan(1);
+  });
+
+  test("the page keeps the images near the viewport only; scrolled back, tiles ask for theirs again", async () => {
+    const { mock } = await openGallery(10_000);
+    // Three quarters down: ~7,500 images are paged in on the way, far more than the store keeps.
+    scrollTo((parseFloat(grid().style.height) * 3) / 4);
+    await waitFor(() => expect(grid().querySelectorAll("[aria-busy=true]")).toHaveLength(0), { timeout: 5000 });
+    await waitFor(() => expect(images.size).toBeLessThanOrEqual(PRUNE_ABOVE));
+    expect(gallery.ids.length).toBeGreaterThan(7000);
+    expect(images.get(gallery.ids[0])).toBeUndefined();
+    // Back at the top: the first rows' images are asked for by id, then shown.
+    scrollTo(0);
+    await waitFor(() => expect(lastCall(mock, "getImages")?.[0] as number[]).toContain(gallery.ids[0]), { timeout: 5000 });
+    await waitFor(() => expect(thumbOf(gallery.ids[0])).toBe(images.thumbUrl(images.get(gallery.ids[0])!)));
+    expect(grid().querySelectorAll("[aria-busy=true]")).toHaveLength(0);
   });
 
   test("a new image is prepended without moving what the user is looking at", async () => {

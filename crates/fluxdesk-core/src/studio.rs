@@ -169,6 +169,9 @@ struct Inner {
     undos: Mutex<crate::gallery_ops::Undos>,
 }
 
+/// The most images [`Studio::get_images`] returns per call (a few screens of tiles).
+pub const MAX_IMAGES_BY_ID: usize = 1000;
+
 /// How long after opening (with `resume_on_open`) the gallery is reconciled with its folder and
 /// missing thumbnails are made: after the first screen's page and thumbnails are served (~0.1 s),
 /// with room for a slow start. Resuming unfinished tasks does not wait.
@@ -888,6 +891,28 @@ impl Studio {
     pub fn get_image(&self, id: i64) -> Result<ImageView> {
         let gallery = self.gallery();
         Ok(gallery.image_view(&gallery.get(id)?))
+    }
+
+    /// The images of `ids` in the order asked, leaving out those no longer in the gallery: the
+    /// page's image store asks for a screen's worth it dropped to stay small (at most
+    /// [`MAX_IMAGES_BY_ID`] per call; more is [`Error::InvalidInput`]).
+    pub fn get_images(&self, ids: &[i64]) -> Result<Vec<ImageView>> {
+        if ids.len() > MAX_IMAGES_BY_ID {
+            return Err(Error::invalid_input(
+                "ids",
+                format!("at most {MAX_IMAGES_BY_ID} images per call (asked for {})", ids.len()),
+            ));
+        }
+        let gallery = self.gallery();
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match gallery.get(id) {
+                Ok(rec) => out.push(gallery.image_view(&rec)),
+                Err(Error::Missing { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     pub fn set_rating(&self, ids: &[i64], rating: u8) -> Result<()> {

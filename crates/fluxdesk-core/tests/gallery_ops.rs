@@ -536,6 +536,20 @@ async fn image_settings_round_trip_and_vary_queues_new_seeds_in_demo_mode() {
     f.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_by_id_come_in_the_order_asked_without_the_missing_ones() {
+    let f = Fixture::live().await;
+    let images = generate(&f.studio, request("three pears on a sill", 3, None)).await;
+    let ids: Vec<i64> = images.iter().map(|i| i.id).collect();
+    let got = f.studio.get_images(&[ids[2], 424_242, ids[0]]).expect("by id");
+    assert_eq!(got.iter().map(|i| i.id).collect::<Vec<_>>(), vec![ids[2], ids[0]]);
+    assert_eq!(got[1], f.studio.get_image(ids[0]).expect("view"), "the same view as one by one");
+    assert!(f.studio.get_images(&[]).expect("none").is_empty());
+    let too_many = vec![ids[0]; fluxdesk_core::studio::MAX_IMAGES_BY_ID + 1];
+    assert_eq!(f.studio.get_images(&too_many).expect_err("too many").code(), ErrorCode::InvalidInput);
+    f.close().await;
+}
+
 // ------------------------------------------------------------------------------------------------
 // Thumbnails and clipboard bytes
 // ------------------------------------------------------------------------------------------------

@@ -40,6 +40,13 @@ pub async fn get_image(state: State<'_, AppState>, id: i64) -> Result<ImageView,
     blocking(state.studio().await?, move |s| s.get_image(id)).await
 }
 
+/// The images of `ids` in the order asked, without those no longer in the gallery (at most 1,000).
+#[tauri::command]
+#[specta::specta]
+pub async fn get_images(state: State<'_, AppState>, ids: Vec<i64>) -> Result<Vec<ImageView>, IpcError> {
+    blocking(state.studio().await?, move |s| s.get_images(&ids)).await
+}
+
 /// Sets the 0–5 star rating of every image in `ids`.
 #[tauri::command]
 #[specta::specta]

@@ -68,6 +68,8 @@ export interface Backend {
   /** The exact number of images matching a query's filters (its cursor and limit are ignored). */
   countImages(query: GalleryQuery): Promise<number>;
   getImage(id: number): Promise<ImageView>;
+  /** The images of `ids` in that order, without those no longer in the gallery (at most 1,000). */
+  getImages(ids: number[]): Promise<ImageView[]>;
   setRating(ids: number[], rating: number): Promise<void>;
   setFavourite(ids: number[], favourite: boolean): Promise<void>;
   /** Moves the files to the OS trash; the receipt's token undoes it (undoDelete). */

@@ -745,6 +745,15 @@ export class MockBackend implements Backend {
     return { ...im };
   }
 
+  async getImages(ids: number[]): Promise<ImageView[]> {
+    await this.enter("getImages", [ids]);
+    if (ids.length > 1000) throw new BackendError("InvalidInput", `at most 1000 images per call (asked for ${ids.length})`);
+    return ids.flatMap((id) => {
+      const im = this.images.get(id);
+      return im ? [{ ...im }] : [];
+    });
+  }
+
   async setRating(ids: number[], rating: number): Promise<void> {
     await this.enter("setRating", [ids, rating]);
     if (!Number.isInteger(rating) || rating < 0 || rating > 5) throw new BackendError("InvalidInput", "Ratings go from 0 to 5.");

@@ -77,6 +77,7 @@ export function createTauriBackend(): Backend {
     listImages: (query: GalleryQuery) => call<ImagePage>("list_images", { query }),
     countImages: (query: GalleryQuery) => call<number>("count_images", { query }),
     getImage: (id) => call<ImageView>("get_image", { id }),
+    getImages: (ids) => call<ImageView[]>("get_images", { ids }),
     setRating: (ids, rating) => call<void>("set_rating", { ids, rating }),
     setFavourite: (ids, favourite) => call<void>("set_favourite", { ids, favourite }),
     deleteImages: (ids) => call<DeleteReceipt>("delete_images", { ids }),

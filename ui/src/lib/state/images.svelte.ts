@@ -4,6 +4,7 @@
 // per id, never deep proxies; a change replaces the entry, so only the tiles showing that id re-render.
 // Deletes go to the OS trash with an Undo toast (about 8 s; also Ctrl/Cmd+Z while it shows).
 
+import { untrack } from "svelte";
 import { SvelteMap } from "svelte/reactivity";
 import { backend, BackendError, type ImageView } from "../backend";
 import { toasts } from "./toasts.svelte";
@@ -16,6 +17,9 @@ export const UNDO_MS = 8000;
 
 /** Entries kept without pruning (~1.5 KB each in the web process). */
 export const PRUNE_ABOVE = 3000;
+
+/** The most entries `fetch` asks for per call (the backend's limit). */
+const FETCH_MAX = 1000;
 
 class ImageStore {
   private byId = new SvelteMap<number, ImageView>();
@@ -42,6 +46,31 @@ class ImageStore {
   /** Number of stored entries. */
   get size(): number {
     return this.byId.size;
+  }
+
+  /** Ids asked for by `fetch` and not answered yet. */
+  private fetching = new Set<number>();
+
+  /**
+   * Asks the backend again for the entries of `ids` that are not stored (`prune` drops those far from
+   * what the gallery shows, so the page stays small at any library size), each id once at a time; ids
+   * no longer in the gallery are skipped. On an error the tiles stay placeholders and ask again when
+   * they render next.
+   */
+  async fetch(ids: readonly number[]): Promise<void> {
+    const want = untrack(() => ids.filter((id) => !this.byId.has(id) && !this.fetching.has(id) && !this.deleted[id]));
+    if (!want.length) return;
+    for (const id of want) this.fetching.add(id);
+    try {
+      for (let i = 0; i < want.length; i += FETCH_MAX) {
+        const got = await backend.getImages(want.slice(i, i + FETCH_MAX));
+        for (const im of got) if (!this.deleted[im.id] && !this.byId.has(im.id)) this.put(im);
+      }
+    } catch {
+      /* placeholders until the next render asks again */
+    } finally {
+      for (const id of want) this.fetching.delete(id);
+    }
   }
 
   /**
