@@ -74,10 +74,11 @@ class ImageStore {
   }
 
   /**
-   * Bounds the cache: past `max` entries, drops the oldest stored ones not in `keep` (the gallery's
-   * current list and selection) until `max / 2` remain or only kept ones are left. Every search used to
-   * add a page of entries that nothing showed any more; whoever needs a dropped one asks the backend
-   * again (the large view) or holds its own copy (jobs).
+   * Bounds the cache: past `max` entries, drops the oldest stored ones not in `keep` until `max / 2`
+   * remain or only kept ones are left. A new search keeps its list and the selection (every search used
+   * to add a page of entries that nothing showed any more); a scroll keeps the images near the viewport
+   * (GalleryGrid). Whoever needs a dropped one asks the backend again (the grid's rows and the large
+   * view) or holds its own copy (jobs).
    */
   prune(keep: ReadonlySet<number>, max = PRUNE_ABOVE): number {
     if (this.byId.size <= max) return 0;
