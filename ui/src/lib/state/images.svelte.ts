@@ -53,9 +53,9 @@ class ImageStore {
 
   /**
    * Asks the backend again for the entries of `ids` that are not stored (`prune` drops those far from
-   * what the gallery shows, so the page stays small at any library size), each id once at a time; ids
-   * no longer in the gallery are skipped. On an error the tiles stay placeholders and ask again when
-   * they render next.
+   * what the gallery shows, so the page stays small at any library size), each id once at a time. Ids no
+   * longer in the gallery (removed outside this window) leave the lists that show them, as after a
+   * delete. On an error the tiles stay placeholders and ask again when they render next.
    */
   async fetch(ids: readonly number[]): Promise<void> {
     const want = untrack(() => ids.filter((id) => !this.byId.has(id) && !this.fetching.has(id) && !this.deleted[id]));
@@ -63,8 +63,12 @@ class ImageStore {
     for (const id of want) this.fetching.add(id);
     try {
       for (let i = 0; i < want.length; i += FETCH_MAX) {
-        const got = await backend.getImages(want.slice(i, i + FETCH_MAX));
+        const asked = want.slice(i, i + FETCH_MAX);
+        const got = await backend.getImages(asked);
         for (const im of got) if (!this.deleted[im.id] && !this.byId.has(im.id)) this.put(im);
+        const back = new Set(got.map((im) => im.id));
+        const gone = asked.filter((id) => !back.has(id));
+        if (gone.length) for (const l of this.deleteListeners) l(gone);
       }
     } catch {
       /* placeholders until the next render asks again */
