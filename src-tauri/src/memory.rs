@@ -9,8 +9,7 @@
 //! Contract: [`spawn_trimmer`] calls `malloc_trim(0)` on the blocking pool [`FIRST_TRIM`] after
 //! start (the start-up reconcile is over by then) and every [`TRIM_EVERY`] after that, each time
 //! once the page has sent no command and asked for no thumbnail for [`QUIET_FOR`] (waiting at most
-//! [`QUIET_AT_MOST`]). It
-//! only gives back free pages; live memory is untouched. Why the wait: the trim locks each arena
+//! [`QUIET_AT_MOST`]). It only gives back free pages; live memory is untouched. Why the wait: the trim locks each arena
 //! in turn, and the window's thread, which allocates for every frame and every thumbnail it
 //! serves, waited for it. A trim in the middle of the bench's scroll froze the window once per run
 //! (one frame of 150–190 ms, five tiles left blank as long); with trims held off it scrolled with

@@ -464,6 +464,21 @@ impl Gallery {
             .ok_or_else(|| Error::missing(format!("Image {id}")))
     }
 
+    /// The images of `ids` that exist, in the order asked (absent ids are left out): one read-only
+    /// connection and one prepared statement for all of them, never the read-write connection.
+    pub fn get_many(&self, ids: &[i64]) -> Result<Vec<ImageRecord>> {
+        self.db.read(|c| {
+            let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM images WHERE id = ?1"))?;
+            let mut out = Vec::with_capacity(ids.len());
+            for &id in ids {
+                if let Some(rec) = stmt.query_row([id], record_from_row).optional()? {
+                    out.push(rec);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// One page of images matching `q`, in `q.sort` order, after `q.cursor`.
     /// [`Error::InvalidInput`] for a malformed cursor, a cursor of another sort order, or a rating
     /// above 5. `total` counts all matches (taken on the first page, carried by the cursor); with

@@ -12,8 +12,9 @@
 //!   keeps the removed rows (ratings, favourites, ledger ids) with the trash items in the
 //!   studio's memory, under a random token, for the life of the studio (the newest
 //!   [`MAX_PENDING_UNDOS`] deletes; the app has one studio for its life). [`Studio::undo_delete`]
-//!   restores the files from the trash and puts the rows back with their original ids. On macOS the trash cannot be listed, so undo cannot take files out
-//!   of it: after "Put Back" in the Finder, undo restores the rows.
+//!   restores the files from the trash and puts the rows back with their original ids. On macOS
+//!   the trash cannot be listed, so undo cannot take files out of it: after "Put Back" in the
+//!   Finder, undo restores the rows.
 //! - The API key never reaches an exported file: metadata comes from [`crate::metadata::ImageMeta`],
 //!   which has no field for it.
 //! - A rebuild ([`rebuild_keeping_links`]) keeps "made from" links by content, not by id: a link
@@ -95,6 +96,7 @@ impl Undos {
         self.pending.insert(token.to_owned(), pending);
     }
 }
+
 /// One thumbnail fill at a time (a second caller waits, then finds little left to do).
 static THUMB_FILL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 

@@ -904,15 +904,7 @@ impl Studio {
             ));
         }
         let gallery = self.gallery();
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            match gallery.get(id) {
-                Ok(rec) => out.push(gallery.image_view(&rec)),
-                Err(Error::Missing { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
+        Ok(gallery.get_many(ids)?.iter().map(|rec| gallery.image_view(rec)).collect())
     }
 
     pub fn set_rating(&self, ids: &[i64], rating: u8) -> Result<()> {
