@@ -6,6 +6,7 @@ import { SAMPLE_PROMPTS } from "../src/lib/util/samples";
 import type { GalleryQuery } from "../src/lib/backend";
 import { gallery } from "../src/lib/state/gallery.svelte";
 import { PRUNE_ABOVE, images } from "../src/lib/state/images.svelte";
+import { altText } from "../src/lib/util/format";
 
 const grid = () => screen.getByRole("grid", { name: "Images" });
 const scroller = () => grid().parentElement as HTMLElement;
@@ -150,6 +151,44 @@ describe("Gallery", () => {
     await waitFor(() => expect(focusedId()).toBe(last));
     expect(gallery.focusId).toBe(last);
     expect(within(cellOf(last) as HTMLElement).getByRole("img").getAttribute("alt")).toBe(alt);
+  });
+
+  test("scrolling reuses the rows' elements: a row scrolled into view takes over one scrolled out, showing its own images", async () => {
+    await openGallery(400);
+    const rowEls = () => [...grid().querySelectorAll<HTMLElement>("[role=row]")];
+    // A few rows down first, so rows above the viewport are rendered too (as during any scroll).
+    scrollTo(3 * gallery.rowH + 10);
+    await waitFor(() => expect(cellOf(gallery.ids[gallery.cols])).not.toBeNull());
+    await new Promise((r) => setTimeout(r, 50));
+    const before = new Set(rowEls());
+    expect(before.size).toBeGreaterThan(2);
+    const cellEls = new Set(cells());
+    // Twenty rows further: none of the rows shown before is still in view.
+    scrollTo(23 * gallery.rowH + 10);
+    await waitFor(() => expect(cellOf(gallery.ids[23 * gallery.cols])).not.toBeNull());
+    await waitFor(() => expect(grid().querySelectorAll("[aria-busy=true]")).toHaveLength(0));
+    const after = rowEls();
+    expect(after.length).toBeLessThanOrEqual(before.size);
+    // The same elements (and their tiles), updated in place, not torn down and built again…
+    for (const row of after) expect(before.has(row)).toBe(true);
+    for (const cell of cells()) expect(cellEls.has(cell)).toBe(true);
+    // …in row order, each where its row is, each tile showing its own image.
+    const indexes = after.map((r) => Number(r.getAttribute("aria-rowindex")));
+    expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+    expect(indexes[0]).toBeGreaterThan(15);
+    const pad = parseFloat(after[0].style.top) - (indexes[0] - 1) * gallery.rowH;
+    for (const row of after) {
+      const r = Number(row.getAttribute("aria-rowindex")) - 1;
+      expect(parseFloat(row.style.top)).toBeCloseTo(pad + r * gallery.rowH, 3);
+      within(row)
+        .getAllByRole("gridcell")
+        .forEach((cell, col) => {
+          const id = gallery.ids[r * gallery.cols + col - gallery.lead];
+          expect(Number(cell.getAttribute("data-id"))).toBe(id);
+          expect(within(cell).getByRole("img").getAttribute("src")).toBe(images.thumbUrl(images.get(id)!));
+          expect(within(cell).getByRole("img").getAttribute("alt")).toBe(altText(images.get(id)!));
+        });
+    }
   });
 
   test("images saved while another place is open are there on return, at the same scroll position", async () => {
