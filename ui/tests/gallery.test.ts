@@ -3,7 +3,7 @@ import { cleanup, fireEvent, screen, waitFor, within } from "@testing-library/sv
 import userEvent from "@testing-library/user-event";
 import { lastCall, openGallery, renderApp } from "./helpers";
 import { SAMPLE_PROMPTS } from "../src/lib/util/samples";
-import type { GalleryQuery } from "../src/lib/backend";
+import { BackendError, type GalleryQuery } from "../src/lib/backend";
 import { gallery } from "../src/lib/state/gallery.svelte";
 import { PRUNE_ABOVE, images } from "../src/lib/state/images.svelte";
 import { altText } from "../src/lib/util/format";
@@ -94,6 +94,36 @@ describe("Gallery", () => {
     await waitFor(() => expect(gallery.ids).not.toContain(gone));
     expect(cellOf(gone)).toBeNull();
     expect(grid().querySelectorAll("[aria-busy=true]")).toHaveLength(0);
+  });
+
+  test("when images scrolled back to cannot be read again, the gallery says so; Try again shows them", async () => {
+    const { mock, user } = await openGallery(10_000);
+    scrollTo((parseFloat(grid().style.height) * 3) / 4);
+    await waitFor(() => expect(grid().querySelectorAll("[aria-busy=true]")).toHaveLength(0), { timeout: 5000 });
+    const back = gallery.ids[40 * gallery.cols];
+    await waitFor(() => expect(images.get(back)).toBeUndefined());
+    // The database goes away meanwhile (a disk unmounted, say).
+    const getImages = mock.getImages.bind(mock);
+    let failing = true;
+    mock.getImages = async (ids: number[]) => {
+      if (failing) throw new BackendError("DatabaseUnusable", "The gallery's index could not be read.");
+      return getImages(ids);
+    };
+    scrollTo(40 * gallery.rowH + 10);
+    const notice = await screen.findByText(/Some images could not be shown\. The gallery's index could not be read\./);
+    // Once the rows have settled (the overscan comes a frame later), nothing asks again by itself…
+    await new Promise((r) => setTimeout(r, 300));
+    const asked = mock.calls.filter((c) => c.method === "getImages").length;
+    failing = false;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(mock.calls.filter((c) => c.method === "getImages")).toHaveLength(asked);
+    expect(grid().querySelectorAll("[aria-busy=true]").length).toBeGreaterThan(0);
+    expect(gallery.ids.length).toBeGreaterThan(7000); // nothing lost: the tiles wait
+    // …until Try again.
+    await user.click(within(notice.closest("[role=alert]") as HTMLElement).getByRole("button", { name: "Try again" }));
+    await waitFor(() => expect(grid().querySelectorAll("[aria-busy=true]")).toHaveLength(0));
+    expect(screen.queryByText(/Some images could not be shown/)).toBeNull();
+    expect(thumbOf(back)).toBe(images.thumbUrl(images.get(back)!));
   });
 
   test("a new image is prepended without moving what the user is looking at", async () => {

@@ -269,6 +269,7 @@ class GalleryStore {
         this.countFailed = false;
         this.appliedText = this.text.trim();
         this.error = null;
+        images.fetchError = null; // a new list: its rows ask for what they miss (and say so again if that fails)
         this.fresh = 0;
         this.lead = 0;
         this.loadedOnce = true;

@@ -50,12 +50,17 @@ class ImageStore {
 
   /** Ids asked for by `fetch` and not answered yet. */
   private fetching = new Set<number>();
+  /** Why the last `fetch` failed (the gallery says so, with Try again); null once one succeeds. */
+  fetchError: BackendError | null = $state(null);
+  /** Bumped by `retryFetch`: whoever calls `fetch` from an effect reads it, so it asks again. */
+  fetchAttempt = $state(0);
 
   /**
    * Asks the backend again for the entries of `ids` that are not stored (`prune` drops those far from
    * what the gallery shows, so the page stays small at any library size), each id once at a time. Ids no
    * longer in the gallery (removed outside this window) leave the lists that show them, as after a
-   * delete. On an error the tiles stay placeholders and ask again when they render next.
+   * delete. On an error the tiles stay placeholders, `fetchError` says why, and they ask again when
+   * they render next or on `retryFetch`.
    */
   async fetch(ids: readonly number[]): Promise<void> {
     const want = untrack(() => ids.filter((id) => !this.byId.has(id) && !this.fetching.has(id) && !this.deleted[id]));
@@ -70,11 +75,18 @@ class ImageStore {
         const gone = asked.filter((id) => !back.has(id));
         if (gone.length) for (const l of this.deleteListeners) l(gone);
       }
-    } catch {
-      /* placeholders until the next render asks again */
+      if (this.fetchError) this.fetchError = null;
+    } catch (err) {
+      this.fetchError = BackendError.from(err); // placeholders until asked again
     } finally {
       for (const id of want) this.fetching.delete(id);
     }
+  }
+
+  /** Try again after a failed `fetch`: clears the error and has the tiles ask again. */
+  retryFetch(): void {
+    this.fetchError = null;
+    this.fetchAttempt++;
   }
 
   /**
