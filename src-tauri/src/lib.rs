@@ -104,6 +104,8 @@ pub fn specta_builder<R: Runtime>() -> tauri_specta::Builder<R> {
         // the UI's adapter turns rejections into its BackendError.
         .error_handling(ErrorHandlingMode::Throw)
         .typ::<IpcError>()
+        // Limits the UI must respect, from the core (one number, not a copy per side).
+        .constant("MAX_IMAGES_BY_ID", fluxdesk_core::studio::MAX_IMAGES_BY_ID)
         // One TS type per Rust type (IPC.md's names), not separate `_Serialize`/`_Deserialize`.
         .disable_serde_phases()
         // Ids, seeds and byte counts are i64/u64 in Rust but stay far below 2^53.

@@ -232,6 +232,14 @@ describe("Tauri adapter", () => {
 });
 
 describe("adapter vs generated bindings", () => {
+  test("the UI's limits are the core's", async () => {
+    const { MAX_IMAGES_BY_ID } = await import("../src/lib/backend/bindings");
+    const { FETCH_MAX } = await import("../src/lib/state/images.svelte");
+    const mock = await import("../src/lib/backend/mock");
+    expect(FETCH_MAX).toBe(MAX_IMAGES_BY_ID);
+    expect(mock.MAX_IMAGES_BY_ID).toBe(MAX_IMAGES_BY_ID);
+  });
+
   // The Tauri adapter calls invoke() itself; this proves it sends exactly what the tauri-specta
   // bindings generated from the Rust commands would send (command names and argument keys).
   test("every command matches bindings.ts", async () => {

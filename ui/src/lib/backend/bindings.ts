@@ -100,6 +100,9 @@ export const commands = {
 	dragItems: (ids: number[]) => __TAURI_INVOKE<DragPayload>("drag_items", { ids }),
 };
 
+/* Constants */
+export const MAX_IMAGES_BY_ID = 1000 as const;
+
 /* Types */
 /**  Balance and plan (or the simulator's, in demo mode). */
 export type AccountView = {

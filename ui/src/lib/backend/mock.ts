@@ -43,6 +43,9 @@ import { fitToLimit } from "../util/sizes";
 import { findTask, outpaintBudget } from "../util/tasks";
 import { fromBase64, pngSize } from "../util/mask";
 import { validateSize } from "../util/sizes";
+
+/** `get_images`' limit per call, as the core's (bindings.ts; tests/backend.test.ts checks they agree). */
+export const MAX_IMAGES_BY_ID = 1000;
 import { SAMPLE_PROMPTS } from "../util/samples";
 
 export type MockOptions = {
@@ -747,7 +750,7 @@ export class MockBackend implements Backend {
 
   async getImages(ids: number[]): Promise<ImageView[]> {
     await this.enter("getImages", [ids]);
-    if (ids.length > 1000) throw new BackendError("InvalidInput", `at most 1000 images per call (asked for ${ids.length})`);
+    if (ids.length > MAX_IMAGES_BY_ID) throw new BackendError("InvalidInput", `at most ${MAX_IMAGES_BY_ID} images per call (asked for ${ids.length})`);
     return ids.flatMap((id) => {
       const im = this.images.get(id);
       return im ? [{ ...im }] : [];

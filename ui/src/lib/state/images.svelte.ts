@@ -18,8 +18,11 @@ export const UNDO_MS = 8000;
 /** Entries kept without pruning (~1.5 KB each in the web process). */
 export const PRUNE_ABOVE = 3000;
 
-/** The most entries `fetch` asks for per call (the backend's limit). */
-const FETCH_MAX = 1000;
+/**
+ * The most entries `fetch` asks for per call: the core's `MAX_IMAGES_BY_ID`, which bindings.ts carries
+ * (a value import of it would pull in the Tauri adapter; tests/backend.test.ts checks they agree).
+ */
+export const FETCH_MAX = 1000;
 
 class ImageStore {
   private byId = new SvelteMap<number, ImageView>();
