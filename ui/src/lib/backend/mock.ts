@@ -43,10 +43,10 @@ import { fitToLimit } from "../util/sizes";
 import { findTask, outpaintBudget } from "../util/tasks";
 import { fromBase64, pngSize } from "../util/mask";
 import { validateSize } from "../util/sizes";
+import { SAMPLE_PROMPTS } from "../util/samples";
 
 /** `get_images`' limit per call, as the core's (bindings.ts; tests/backend.test.ts checks they agree). */
 export const MAX_IMAGES_BY_ID = 1000;
-import { SAMPLE_PROMPTS } from "../util/samples";
 
 export type MockOptions = {
   /** Where the API key comes from; "none" means demo mode. Default "none". */
