@@ -166,3 +166,14 @@ describe("image src attachment", () => {
     expect(calls).toEqual(["src=thumb://localhost/a.webp", "src=thumb://localhost/b.webp"]);
   });
 });
+
+describe("pathPieces", () => {
+  test("cuts a path after each separator and loses nothing", async () => {
+    const { pathPieces } = await import("../src/lib/util/format");
+    expect(pathPieces("/home/ana/Pictures/Fluxdesk")).toEqual(["/", "home/", "ana/", "Pictures/", "Fluxdesk"]);
+    expect(pathPieces("C:\\Users\\Ana\\Fluxdesk").join("")).toBe("C:\\Users\\Ana\\Fluxdesk");
+    expect(pathPieces("C:\\Users\\Ana")).toEqual(["C:\\", "Users\\", "Ana"]);
+    expect(pathPieces("your gallery folder")).toEqual(["your gallery folder"]);
+    expect(pathPieces("")).toEqual([]);
+  });
+});

@@ -79,3 +79,11 @@ export function fileSize(bytes: number): string {
 export function baseName(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
+
+/**
+ * A file path cut after each separator (`/` or `\`), so a long path shown in running text wraps
+ * between folders (a `<wbr>` between the pieces) rather than in the middle of a name.
+ */
+export function pathPieces(path: string): string[] {
+  return path.split(/(?<=[/\\])/).filter((p) => p.length > 0);
+}
