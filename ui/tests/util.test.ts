@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { money } from "../src/lib/util/format";
+import { money, pathPieces } from "../src/lib/util/format";
 import { estimateCost } from "../src/lib/util/models";
 import { SIZE_PRESETS, MAX_PIXELS, fitToLimit, validateSize } from "../src/lib/util/sizes";
 import { estimateProgress } from "../src/lib/state/jobs.svelte";
@@ -168,8 +168,7 @@ describe("image src attachment", () => {
 });
 
 describe("pathPieces", () => {
-  test("cuts a path after each separator and loses nothing", async () => {
-    const { pathPieces } = await import("../src/lib/util/format");
+  test("cuts a path after each separator and loses nothing", () => {
     expect(pathPieces("/home/ana/Pictures/Fluxdesk")).toEqual(["/", "home/", "ana/", "Pictures/", "Fluxdesk"]);
     expect(pathPieces("C:\\Users\\Ana\\Fluxdesk").join("")).toBe("C:\\Users\\Ana\\Fluxdesk");
     expect(pathPieces("C:\\Users\\Ana")).toEqual(["C:\\", "Users\\", "Ana"]);
