@@ -163,7 +163,14 @@ pub fn run() {
             // because WebKit's processes take most of a second to start: the studio (database,
             // keychain, demo simulator) opens meanwhile instead of before.
             app.manage(AppState::pending(app.asset_protocol_scope()));
-            memory::spawn_trimmer();
+            memory::spawn_trimmer({
+                let handle = app.handle().clone();
+                move || {
+                    if let Some(studio) = handle.state::<AppState>().opened() {
+                        studio.release_memory();
+                    }
+                }
+            });
             create_main_window(app, theme)?;
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {

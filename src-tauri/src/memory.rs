@@ -6,6 +6,10 @@
 //! of the app, and so did the garbage of large IPC answers (BENCHMARKS.md figure 6). WebKit's UI
 //! process allocations share those arenas too.
 //!
+//! The database connections' page caches (~12 MB at most, filled by the start-up reconcile and
+//! the gallery's reads, live for the app's life otherwise) are shrunk just before each trim, so
+//! their pages go back too; the next reads refill them from the OS's file cache.
+//!
 //! Contract: [`spawn_trimmer`] calls `malloc_trim(0)` on the blocking pool [`FIRST_TRIM`] after
 //! start (the start-up reconcile is over by then) and every [`TRIM_EVERY`] after that, each time
 //! once the page has sent no command and asked for no thumbnail for [`QUIET_FOR`] (waiting at most
@@ -78,10 +82,13 @@ pub fn wait_before_trim(since_last_activity: Duration, waited: Duration) -> Opti
     Some((QUIET_FOR - since_last_activity).min(QUIET_AT_MOST - waited))
 }
 
-/// Starts the periodic trim on Tauri's async runtime (for the life of the app).
-pub fn spawn_trimmer() {
+/// Starts the periodic trim on Tauri's async runtime (for the life of the app). `release` runs
+/// first, on the same blocking thread: it frees caches (the database's page caches) so that the
+/// trim can hand their pages back too.
+pub fn spawn_trimmer(release: impl Fn() + Send + Sync + 'static) {
+    let release = std::sync::Arc::new(release);
     clock();
-    tauri::async_runtime::spawn(async {
+    tauri::async_runtime::spawn(async move {
         let mut every = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TRIM, TRIM_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -91,7 +98,14 @@ pub fn spawn_trimmer() {
                 tokio::time::sleep(wait).await;
             }
             // The trim walks and locks every arena in turn: never on a runtime worker.
-            if tokio::task::spawn_blocking(trim).await.is_err() {
+            let release = release.clone();
+            if tokio::task::spawn_blocking(move || {
+                release();
+                trim()
+            })
+            .await
+            .is_err()
+            {
                 return;
             }
         }

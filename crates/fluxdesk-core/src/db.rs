@@ -387,6 +387,27 @@ impl Db {
         Ok(Some(aside))
     }
 
+    /// Hands back what the connections' page caches hold (`PRAGMA shrink_memory`; up to
+    /// [`WRITER_CACHE_KIB`] + [`READERS`] × [`READER_CACHE_KIB`] that would otherwise stay
+    /// resident for the app's life), for an idle moment: the next reads fill them again from the
+    /// OS's file cache. A connection in use at that moment is skipped, never waited for. Returns
+    /// how many connections were shrunk.
+    pub fn release_memory(&self) -> usize {
+        let shrink = |c: &Connection| c.execute_batch("PRAGMA shrink_memory").is_ok();
+        let mut shrunk = 0;
+        if let Ok(conn) = self.inner.conn.try_lock() {
+            shrunk += usize::from(shrink(&conn));
+        }
+        for slot in &self.inner.readers.slots {
+            if let Ok(guard) = slot.try_lock()
+                && let Some(conn) = guard.as_ref()
+            {
+                shrunk += usize::from(shrink(conn));
+            }
+        }
+        shrunk
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves no open transaction behind (`Transaction` rolls
         // back on drop), so the connection is still usable.

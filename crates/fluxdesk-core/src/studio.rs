@@ -888,6 +888,12 @@ impl Studio {
         self.gallery().count_matches(q)
     }
 
+    /// Hands back the database connections' page caches for an idle moment ([`Db::release_memory`]);
+    /// the shell calls it before returning freed heap to the OS. Returns how many were shrunk.
+    pub fn release_memory(&self) -> usize {
+        self.inner.db.release_memory()
+    }
+
     pub fn get_image(&self, id: i64) -> Result<ImageView> {
         let gallery = self.gallery();
         Ok(gallery.image_view(&gallery.get(id)?))

@@ -199,3 +199,29 @@ fn the_migration_fills_the_short_term_index_of_an_older_database() {
         assert!(!search(&g, t).is_empty(), "{t:?} is found");
     }
 }
+
+#[test]
+fn releasing_memory_shrinks_the_idle_connections_skips_busy_ones_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let g = gallery(&dir);
+    for i in 0..300 {
+        g.insert(&image(i, &format!("a red fox number {i}"))).expect("insert");
+    }
+    // Two reads at once, so two read-only connections are open and their caches filled.
+    let db = g.db().clone();
+    let (inside, outside) = db.read(|_| Ok((search(&g, "fox"), db.release_memory()))).expect("nested read");
+    assert_eq!(inside.len(), 300);
+    // The read-write connection and the reader the nested search used; the outer one was busy.
+    assert_eq!(outside, 2, "busy connections are skipped, never waited for");
+    // Idle: every open connection is shrunk.
+    assert_eq!(db.release_memory(), 3);
+    // Inside a write call the read-write connection is busy: skipped, no deadlock.
+    let during_write = db.with(|_| Ok(db.release_memory())).expect("write call");
+    assert_eq!(during_write, 2);
+    // Nothing is lost: the caches fill again from the file.
+    assert_eq!(search(&g, "fox"), inside);
+    assert_eq!(
+        g.count_matches(&GalleryQuery { text: Some("fox".into()), ..Default::default() }).expect("count"),
+        300
+    );
+}
