@@ -51,7 +51,8 @@ async fn every_section_runs_at_a_trivial_size() {
     let path = dir.path().join("results.json");
     r.save(&path).expect("save");
     let md = report::render(&r);
-    // Floats may differ in the last bit after JSON; the rendered report must not.
+    // JSON gives every float back exactly (serde_json's `float_roundtrip`), so the report rendered
+    // from the saved file is the one rendered from memory.
     assert_eq!(report::render(&Results::load(&path).expect("load")), md);
     for heading in [
         "## Summary",
