@@ -41,6 +41,15 @@ fn gallery(dir: &tempfile::TempDir) -> Gallery {
     Gallery::new(db, dir.path().join("Gallery"), dir.path().join("thumbs"))
 }
 
+/// A gallery of `n` images whose prompts all mention "a red fox".
+fn red_foxes(dir: &tempfile::TempDir, n: u32) -> Gallery {
+    let g = gallery(dir);
+    for i in 0..n {
+        g.insert(&image(i, &format!("a red fox number {i}"))).expect("insert");
+    }
+    g
+}
+
 fn search(g: &Gallery, text: &str) -> Vec<i64> {
     let q = GalleryQuery { text: Some(text.into()), limit: 1000, ..Default::default() };
     g.list(&q).expect(text).items.iter().map(|r| r.id).collect()
@@ -56,10 +65,7 @@ fn scan(g: &Gallery, text: &str) -> Vec<i64> {
 #[test]
 fn pages_and_counts_are_served_while_a_write_transaction_is_open() {
     let dir = tempfile::tempdir().expect("tmp");
-    let g = gallery(&dir);
-    for i in 0..300 {
-        g.insert(&image(i, &format!("a red fox number {i}"))).expect("insert");
-    }
+    let g = red_foxes(&dir, 300);
 
     // A writer holds the read-write connection (and the database's write lock) inside a
     // transaction that has inserted a row, until told to commit.
@@ -203,10 +209,7 @@ fn the_migration_fills_the_short_term_index_of_an_older_database() {
 #[test]
 fn releasing_memory_shrinks_the_idle_connections_skips_busy_ones_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("tmp");
-    let g = gallery(&dir);
-    for i in 0..300 {
-        g.insert(&image(i, &format!("a red fox number {i}"))).expect("insert");
-    }
+    let g = red_foxes(&dir, 300);
     // Two reads at once, so two read-only connections are open and their caches filled.
     let db = g.db().clone();
     let (inside, outside) = db.read(|_| Ok((search(&g, "fox"), db.release_memory()))).expect("nested read");

@@ -40,7 +40,8 @@ pub async fn get_image(state: State<'_, AppState>, id: i64) -> Result<ImageView,
     blocking(state.studio().await?, move |s| s.get_image(id)).await
 }
 
-/// The images of `ids` in the order asked, without those no longer in the gallery (at most 1,000).
+/// The images of `ids` in the order asked, without those no longer in the gallery (at most
+/// `MAX_IMAGES_BY_ID` per call).
 #[tauri::command]
 #[specta::specta]
 pub async fn get_images(state: State<'_, AppState>, ids: Vec<i64>) -> Result<Vec<ImageView>, IpcError> {

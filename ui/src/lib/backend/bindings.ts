@@ -46,7 +46,10 @@ export const commands = {
 	 */
 	countImages: (query: GalleryQuery) => __TAURI_INVOKE<number>("count_images", { query }),
 	getImage: (id: number) => __TAURI_INVOKE<ImageView>("get_image", { id }),
-	/**  The images of `ids` in the order asked, without those no longer in the gallery (at most 1,000). */
+	/**
+	 *  The images of `ids` in the order asked, without those no longer in the gallery (at most
+	 *  `MAX_IMAGES_BY_ID` per call).
+	 */
 	getImages: (ids: number[]) => __TAURI_INVOKE<ImageView[]>("get_images", { ids }),
 	/**  Sets the 0–5 star rating of every image in `ids`. */
 	setRating: (ids: number[], rating: number) => __TAURI_INVOKE<null>("set_rating", { ids, rating }),
