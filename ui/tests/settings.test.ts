@@ -16,6 +16,16 @@ async function openSettings() {
 }
 
 describe("Settings", () => {
+  test("without a keychain, Settings says why and what to do, once", async () => {
+    await renderApp({ keychainAvailable: false });
+    await openSettings();
+    const alert = await screen.findByText(/The system keychain is not available/);
+    expect(alert.textContent).toBe(
+      "The system keychain is not available (the Secret Service is not running). On Linux, install and unlock a Secret Service (GNOME Keyring or KWallet), or set PIAPI_API_KEY in the environment.",
+    );
+    expect(alert.closest("[role=alert]")?.textContent?.match(/PIAPI_API_KEY/g)).toHaveLength(1);
+  });
+
   test("saving the key never leaves it in the DOM and switches out of demo mode", async () => {
     const { mock } = await renderApp();
     const user = await openSettings();

@@ -320,7 +320,10 @@ export class MockBackend implements Backend {
     return {
       source: this.keySource,
       keychainAvailable: this.opts.keychainAvailable,
-      keychainError: this.opts.keychainAvailable ? null : "The Secret Service is not running (org.freedesktop.secrets not found).",
+      // As the core words it (fluxdesk-core Error::KeychainUnavailable): the reason, then what to do.
+      keychainError: this.opts.keychainAvailable
+        ? null
+        : "The system keychain is not available (the Secret Service is not running). On Linux, install and unlock a Secret Service (GNOME Keyring or KWallet), or set PIAPI_API_KEY in the environment.",
     };
   }
 
