@@ -140,12 +140,14 @@ pub fn run() {
     // First: it edits the environment, which is only sound while no other thread exists.
     memory::tune_web_process_gc();
     webview::skip_unused_gl_probe();
+    let egl_skipped = webview::skip_app_process_egl();
     let env = EnvOverrides::from_process_env();
     let paths = Paths::resolve(&env, None).ok();
     let log_file = logging::init(paths.as_ref().map(|p| p.logs_dir()).as_deref());
     // Read before the window exists: it starts in the page's background colour for this theme.
     let theme = paths.as_ref().map(|p| window_theme::saved_theme(&p.settings_path())).unwrap_or_default();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), log_file = ?log_file, "Fluxdesk starting");
+    tracing::debug!(egl_skipped, "EGL in the app process (skipped without GPU compositing)");
 
     let specta = specta_builder::<tauri::Wry>();
 
