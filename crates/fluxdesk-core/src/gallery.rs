@@ -743,20 +743,21 @@ impl Gallery {
         // Memory (100,000 images): the snapshot holds only what the walk compares — path, id,
         // size, mtime — sorted by path for binary search; content hashes stay in the database and
         // are read for the few rows that need one (a changed file's own row, the rows a new file
-        // may have been moved from, through the `images_hash` index).
-        let mut known: Vec<(Box<str>, KnownRow)> = self.db.read(|c| {
+        // may have been moved from, through the `images_hash` index). See [`Known`] for its
+        // layout.
+        let known = self.db.read(|c| {
             let rows: i64 = c.query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))?;
-            // A hint: rows saved meanwhile just grow the vector.
-            let mut known = Vec::with_capacity(usize::try_from(rows).unwrap_or(0));
+            // A hint: rows saved meanwhile just grow the snapshot.
+            let mut known = Known::with_capacity(usize::try_from(rows).unwrap_or(0));
             let mut stmt = c.prepare("SELECT id, rel_path, file_size, file_mtime FROM images")?;
             let mut q = stmt.query([])?;
             while let Some(r) = q.next()? {
-                let rel = r.get::<_, String>(1)?.into_boxed_str();
-                known.push((rel, KnownRow { id: r.get(0)?, size: r.get(2)?, mtime: r.get(3)? }));
+                let rel = r.get_ref(1)?.as_str()?;
+                known.push(rel, KnownRow { id: r.get(0)?, size: r.get(2)?, mtime: r.get(3)? });
             }
+            known.sort();
             Ok(known)
         })?;
-        known.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
         // `gone[i]`: snapshot row `i` is a removal candidate (its file was not seen, and no new
         // file turned out to be it moved). Files are matched as the walk finds them, and only
@@ -767,10 +768,10 @@ impl Gallery {
         let mut changed: Vec<(DiskFile, i64)> = Vec::new();
         walk_gallery(&self.root, &mut report.failed, |f| {
             on_disk += 1;
-            match known_position(&known, &f.rel) {
+            match known.position(&f.rel) {
                 Some(i) => {
                     gone[i] = false;
-                    let k = &known[i].1;
+                    let k = known.row(i);
                     if k.size == f.size as i64 && k.mtime.is_some() && k.mtime == f.mtime {
                         report.unchanged += 1
                     } else {
@@ -855,7 +856,7 @@ impl Gallery {
                     };
                     if let Some(i) = moved_from {
                         gone[i] = false;
-                        if move_row(tx, known[i].1.id, f)? == 1 {
+                        if move_row(tx, known.row(i).id, f)? == 1 {
                             gone_left -= 1;
                             report.moved += 1;
                         } else {
@@ -872,7 +873,7 @@ impl Gallery {
                             pending_links.extend(PendingLink::of(img));
                         }
                         Indexed::Moved(old_rel) => {
-                            if let Some(i) = known_position(&known, &old_rel)
+                            if let Some(i) = known.position(&old_rel)
                                 && std::mem::replace(&mut gone[i], false)
                             {
                                 gone_left -= 1;
@@ -918,7 +919,7 @@ impl Gallery {
     fn moved_from(
         &self,
         tx: &Transaction,
-        known: &[(Box<str>, KnownRow)],
+        known: &Known,
         gone: &[bool],
         hash: &str,
     ) -> Result<Option<usize>> {
@@ -927,9 +928,9 @@ impl Gallery {
         let mut rows = stmt.query([hash])?;
         while let Some(r) = rows.next()? {
             let (id, rel): (i64, String) = (r.get(0)?, r.get(1)?);
-            if let Some(i) = known_position(known, &rel)
+            if let Some(i) = known.position(&rel)
                 && gone[i]
-                && known[i].1.id == id
+                && known.row(i).id == id
                 && fs::symlink_metadata(self.abs(&rel)).is_err()
             {
                 return Ok(Some(i));
@@ -1087,9 +1088,53 @@ struct KnownRow {
     mtime: Option<i64>,
 }
 
-/// Where `rel` is in reconcile's snapshot (sorted by path).
-fn known_position(known: &[(Box<str>, KnownRow)], rel: &str) -> Option<usize> {
-    known.binary_search_by(|(r, _)| (**r).cmp(rel)).ok()
+/// Reconcile's snapshot of the index: rows sorted by path, the paths in one shared buffer.
+///
+/// Why one buffer: as 100,000 separate strings the paths were as many small allocations, and
+/// when reconcile ended they stayed behind as ~8 MiB of free fragments in the allocator's heap —
+/// resident until the app's next heap trim, which waits for the page to be quiet, so through a
+/// whole first session of searching and scrolling. Two large allocations (the buffer and the
+/// rows) go straight back to the OS when the snapshot is dropped.
+struct Known {
+    paths: String,
+    rows: Vec<(std::ops::Range<usize>, KnownRow)>,
+}
+
+impl Known {
+    fn with_capacity(rows: usize) -> Known {
+        // ~40 bytes per path in a typical gallery (`2026-11/<name>.png`); the buffer grows as needed.
+        Known { paths: String::with_capacity(rows.saturating_mul(40)), rows: Vec::with_capacity(rows) }
+    }
+
+    fn push(&mut self, rel: &str, row: KnownRow) {
+        let start = self.paths.len();
+        self.paths.push_str(rel);
+        self.rows.push((start..self.paths.len(), row));
+    }
+
+    /// Sorts by path (byte order, as `str`'s `Ord`); [`Known::position`] needs it.
+    fn sort(&mut self) {
+        let paths = &self.paths;
+        self.rows.sort_unstable_by(|a, b| paths[a.0.clone()].cmp(&paths[b.0.clone()]));
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn row(&self, i: usize) -> &KnownRow {
+        &self.rows[i].1
+    }
+
+    /// Where `rel` is in the snapshot.
+    fn position(&self, rel: &str) -> Option<usize> {
+        self.rows.binary_search_by(|(r, _)| self.paths[r.clone()].cmp(rel)).ok()
+    }
+
+    /// (path, row), in path order.
+    fn iter(&self) -> impl Iterator<Item = (&str, &KnownRow)> {
+        self.rows.iter().map(|(r, k)| (&self.paths[r.clone()], k))
+    }
 }
 
 /// A gallery file found on disk.
@@ -1939,4 +1984,30 @@ fn task_json(task: Option<&TaskSettingsView>) -> Option<String> {
 /// Reads `images.task_json`; unreadable JSON (a newer Fluxdesk's) counts as none.
 fn task_from_json(json: Option<&str>) -> Option<TaskSettingsView> {
     json.and_then(|j| serde_json::from_str(j).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Known, KnownRow};
+
+    #[test]
+    fn the_snapshot_finds_every_path_after_sorting_and_iterates_in_path_order() {
+        let paths = ["b/2.png", "a/10.png", "é/1.png", "a/1.png", "Z.png", "a/1.png.webp", "b/2"];
+        let mut known = Known::with_capacity(2);
+        for (id, p) in (1..).zip(paths) {
+            known.push(p, KnownRow { id, size: id * 10, mtime: None });
+        }
+        known.sort();
+        assert_eq!(known.len(), paths.len());
+        let mut sorted = paths.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(known.iter().map(|(p, _)| p).collect::<Vec<_>>(), sorted, "byte order, as str's Ord");
+        for (id, p) in (1..).zip(paths) {
+            let i = known.position(p).unwrap_or_else(|| panic!("{p} not found"));
+            assert_eq!((known.row(i).id, known.row(i).size), (id, id * 10), "{p}");
+        }
+        for missing in ["", "a", "a/1", "b/2.pn", "é", "zz"] {
+            assert_eq!(known.position(missing), None, "{missing}");
+        }
+    }
 }
