@@ -320,6 +320,10 @@ B.scrollTest = async (targetIndex, dwellMs) => {
     const sc = g.parentElement;
     const raf = () => new Promise((r) => requestAnimationFrame(r));
     const cols = Number(g.getAttribute("aria-colcount")) || 1;
+    // The tiles one PageDown moves the focus by (the grid's own rule: whole rows in the viewport),
+    // for memory.py, which scrolls as far with the keyboard.
+    const tops = [...new Set(B.visible().map((c) => Math.round(c.getBoundingClientRect().top)))].sort((a, b) => a - b);
+    res.pageTiles = tops.length > 1 ? Math.max(1, Math.floor(sc.clientHeight / (tops[1] - tops[0]))) * cols : 0;
     let running = true;
     let prev = null;
     const frame = (t) => { if (prev != null) res.frames.push(t - prev); prev = t; if (running) requestAnimationFrame(frame); };
@@ -598,6 +602,7 @@ async function main() {
     if (sc.error) throw new Error(`scroll test: ${sc.error}`);
     result.scroll = {
       tiles: sc.lastIndex,
+      pageTiles: sc.pageTiles,
       steps: sc.steps,
       seconds: sc.ms / 1000,
       visibleTilesPerStep: sc.cells / Math.max(1, sc.steps),

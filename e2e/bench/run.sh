@@ -14,7 +14,7 @@
 #
 # Contract: never hangs (global `timeout`), writes OUT_JSON (`{"measured": false, "note": …}` on
 # failure), exits 0 only when the measurement completed. Logs go to e2e/artifacts/bench-*.log.
-# Env: BENCH_TIMEOUT (s, default 900), E2E_PORT (default 4454), BENCH_QUICK=1 (fewer samples),
+# Env: BENCH_TIMEOUT (s, default 1500), E2E_PORT (default 4454), BENCH_QUICK=1 (fewer samples),
 # BENCH_ROUNDS (search rounds), BENCH_ONLY=search (diagnosis: no scroll, no direct launches; exits 1).
 set -uo pipefail
 
@@ -32,27 +32,33 @@ if [ "${1:-}" = --inner ]; then
   sandbox_driver "${E2E_PORT:-4454}" "$art/bench-tauri-driver.log" || exit 3
   port="$SANDBOX_PORT"
   E2E_APP="$app" E2E_WEBDRIVER_URL="http://127.0.0.1:$port/" BENCH_OUT="$out" \
-    timeout --foreground -k 5 "$(( ${BENCH_TIMEOUT:-900} - 120 ))" node "$here/gallery.mjs" 2>&1 | tee "$art/bench-gallery.log"
+    timeout --foreground -k 5 "$(( ${BENCH_TIMEOUT:-1500} - 720 ))" node "$here/gallery.mjs" 2>&1 | tee "$art/bench-gallery.log"
   rc="${PIPESTATUS[0]}"
   [ "$rc" = 0 ] || exit "$rc"
   # Then launches without WebDriver (the starts above left the app opening in the gallery), merged
-  # into OUT_JSON as "launch".
+  # into OUT_JSON as "launch", and the memory pass below as "directMemory".
   timeout --foreground -k 5 90 python3 "$here/launch.py" "$app" "$([ "${BENCH_QUICK:-0}" = 1 ] && echo 3 || echo 5)" "$out.launch" 2>&1 |
     tee -a "$art/bench-gallery.log"
-  python3 - "$out" "$out.launch" <<'PY' || exit 4
+  # And memory as a designer uses the app: started directly, the same searches and scroll typed
+  # as X input, nothing in the page (gallery.mjs's figure includes its own instrumentation's).
+  timeout --foreground -k 5 600 python3 "$here/memory.py" "$app" "$out" "$out.memory" 2>&1 |
+    tee -a "$art/bench-gallery.log"
+  [ -f "$out.memory.png" ] && mv -f -- "$out.memory.png" "$art/bench-memory-end.png"
+  python3 - "$out" "$out.launch" "$out.memory" <<'PY' || exit 4
 import json, sys
-out, launch = sys.argv[1], sys.argv[2]
+out, launch, memory = sys.argv[1], sys.argv[2], sys.argv[3]
 with open(out) as f:
     result = json.load(f)
-try:
-    with open(launch) as f:
-        result["launch"] = json.load(f)
-except (OSError, ValueError) as e:
-    result["launch"] = {"measured": False, "note": "launch.py wrote no result: %s" % e}
+for key, path, tool in (("launch", launch, "launch.py"), ("directMemory", memory, "memory.py")):
+    try:
+        with open(path) as f:
+            result[key] = json.load(f)
+    except (OSError, ValueError) as e:
+        result[key] = {"measured": False, "note": "%s wrote no result: %s" % (tool, e)}
 with open(out, "w") as f:
     json.dump(result, f)
 PY
-  rm -f -- "$out.launch"
+  rm -f -- "$out.launch" "$out.memory"
   exit 0
 fi
 
@@ -83,7 +89,7 @@ mkdir -p "$art"
 cp -- "$lib/home/fluxdesk.db" "$FLUXDESK_HOME/fluxdesk.db" || fail "copying the library database"
 rm -f "$out"
 
-timeout -k 10 "${BENCH_TIMEOUT:-900}" bash -c '. "$1/sandbox.sh"; shift; sandbox_xvfb "$@"' _ "$e2e" \
+timeout -k 10 "${BENCH_TIMEOUT:-1500}" bash -c '. "$1/sandbox.sh"; shift; sandbox_xvfb "$@"' _ "$e2e" \
   bash "$here/run.sh" --inner "$app" "$out" "$art"
 rc=$?
 [ -s "$out" ] || fail "the measurement did not finish (exit $rc); see e2e/artifacts/bench-gallery.log"

@@ -204,6 +204,26 @@ pub struct AppGallery {
     pub idle: Option<AppMemSample>,
     pub after_scroll: Option<AppMemSample>,
     pub memory: Option<AppMemory>,
+    /// Memory with the app started directly and driven by X input (`e2e/bench/memory.py`);
+    /// absent in results from before it.
+    pub direct_memory: Option<AppDirectMemory>,
+}
+
+/// What `e2e/bench/memory.py` measured: the same searches and scroll as above, typed as keyboard
+/// and mouse input into the app started directly, with nothing of the bench's in the page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AppDirectMemory {
+    pub measured: bool,
+    pub note: Option<String>,
+    /// Searches typed.
+    pub queries: u32,
+    /// PageDown presses, one every 100 ms.
+    pub page_downs: u32,
+    /// Tiles scrolled past (as far as the WebDriver scroll went), `page_tiles` per PageDown.
+    pub tiles: u32,
+    pub page_tiles: u32,
+    pub memory: Option<AppMemory>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
