@@ -11,15 +11,22 @@
 //! their pages go back too; the next reads refill them from the OS's file cache.
 //!
 //! Contract: [`spawn_trimmer`] calls `malloc_trim(0)` on the blocking pool [`FIRST_TRIM`] after
-//! start (the start-up reconcile is over by then) and every [`TRIM_EVERY`] after that, each time
-//! once the page has sent no command and asked for no thumbnail for [`QUIET_FOR`] (waiting at most
-//! [`QUIET_AT_MOST`]). It only gives back free pages; live memory is untouched. Why the wait: the trim locks each arena
-//! in turn, and the window's thread, which allocates for every frame and every thumbnail it
-//! serves, waited for it. A trim in the middle of the bench's scroll froze the window once per run
-//! (one frame of 150–190 ms, five tiles left blank as long); with trims held off it scrolled with
-//! no frame over 53 ms. Commands and thumbnail requests (`thumb:`) are the activity the app sees:
-//! a scroll asks for thumbnails with every step, and for pages every second or so, so its trim
-//! waits until the scroll ends.
+//! start and every [`TRIM_EVERY`] after that, each time once the page has sent no command and
+//! asked for no thumbnail for [`QUIET_FOR`] (waiting at most [`QUIET_AT_MOST`]). A due trim is
+//! skipped when the previous one released nothing and the page has done nothing since
+//! ([`trim_due`]), so an app left alone stops trimming. It only gives back free pages; live
+//! memory is untouched.
+//!
+//! Why so often: a trim locks each arena in turn, and the window's thread, which allocates for
+//! every frame and every thumbnail it serves, waits for it; how long depends on how much garbage
+//! there is to give back. Trimming once a minute, and only after 3 s of quiet, held the start-up
+//! reconcile's and every search's and scroll's garbage through a whole session of use (a designer
+//! is rarely quiet for 3 s): ~8–10 MiB of the app's memory while searching and scrolling
+//! (BENCHMARKS.md figure 6b). Every 10 s there is little each time: trims in the bench's
+//! searching and scrolling took 0.1–2.8 ms (median ~0.6 ms), including the page-cache shrink,
+//! so they no longer need a long quiet. (Back when the garbage was ~45 MiB, one trim in the middle
+//! of a scroll froze the window for one frame of 150–190 ms.) Commands and thumbnail requests
+//! (`thumb:`) are the activity the app sees.
 //!
 //! JavaScriptCore in WebKit's web process (Linux): [`tune_web_process_gc`] turns its generational
 //! collector off, so every collection is a full one. With it on, the page's removed DOM nodes
@@ -30,25 +37,25 @@
 //! is a few tens of MiB, so a full collection stays short. `JSC_useGenerationalGC` set by the user
 //! wins.
 //!
-//! This module and `webview::skip_unused_gl_probe` (one `set_var`) hold the workspace's only
-//! `unsafe` code.
+//! This module and `webview` (`skip_unused_gl_probe`, `skip_app_process_egl`) hold the
+//! workspace's only `unsafe` code.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// When freed memory is first handed back: after the start-up reconcile (which begins 3 s after
-/// start and takes a few seconds at 100,000 images).
-pub const FIRST_TRIM: Duration = Duration::from_secs(20);
+/// When freed memory is first handed back: once the first screen is up (the start-up reconcile
+/// begins 3 s after start; what it leaves is given back by the trims after it).
+pub const FIRST_TRIM: Duration = Duration::from_secs(6);
 
 /// How often after that.
-pub const TRIM_EVERY: Duration = Duration::from_secs(60);
+pub const TRIM_EVERY: Duration = Duration::from_secs(10);
 
 /// How long the page must have been quiet (no command, no thumbnail request) before a due trim runs.
-pub const QUIET_FOR: Duration = Duration::from_secs(3);
+pub const QUIET_FOR: Duration = Duration::from_millis(300);
 
 /// The longest a due trim waits for quiet.
-pub const QUIET_AT_MOST: Duration = Duration::from_secs(300);
+pub const QUIET_AT_MOST: Duration = Duration::from_secs(10);
 
 /// When the page last sent a command or asked for a thumbnail, in ms since [`clock`]'s start.
 static LAST_ACTIVITY_MS: AtomicU64 = AtomicU64::new(0);
@@ -82,6 +89,12 @@ pub fn wait_before_trim(since_last_activity: Duration, waited: Duration) -> Opti
     Some((QUIET_FOR - since_last_activity).min(QUIET_AT_MOST - waited))
 }
 
+/// Whether a due trim runs: unless the last one released nothing and the page has done nothing
+/// since (then there is nothing new to give back).
+pub fn trim_due(last_released: bool, active_since: bool) -> bool {
+    last_released || active_since
+}
+
 /// Starts the periodic trim on Tauri's async runtime (for the life of the app). `release` runs
 /// first, on the same blocking thread: it frees caches (the database's page caches) so that the
 /// trim can hand their pages back too.
@@ -91,22 +104,33 @@ pub fn spawn_trimmer(release: impl Fn() + Send + Sync + 'static) {
     tauri::async_runtime::spawn(async move {
         let mut every = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_TRIM, TRIM_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Whether the last trim gave anything back, and the activity it followed.
+        let mut released = true;
+        let mut activity_seen = u64::MAX;
         loop {
             every.tick().await;
+            let activity = LAST_ACTIVITY_MS.load(Ordering::Relaxed);
+            if !trim_due(released, activity != activity_seen) {
+                continue;
+            }
             let due = Instant::now();
             while let Some(wait) = wait_before_trim(since_last_activity(), due.elapsed()) {
                 tokio::time::sleep(wait).await;
             }
+            activity_seen = LAST_ACTIVITY_MS.load(Ordering::Relaxed);
             // The trim walks and locks every arena in turn: never on a runtime worker.
             let release = release.clone();
-            if tokio::task::spawn_blocking(move || {
+            let trimmed = tokio::task::spawn_blocking(move || {
+                let started = Instant::now();
                 release();
-                trim()
+                let trimmed = trim();
+                tracing::debug!(ms = started.elapsed().as_secs_f64() * 1e3, trimmed, "heap trimmed");
+                trimmed
             })
-            .await
-            .is_err()
-            {
-                return;
+            .await;
+            match trimmed {
+                Ok(t) => released = t,
+                Err(_) => return,
             }
         }
     });
@@ -155,13 +179,24 @@ mod tests {
 
     #[test]
     fn a_due_trim_waits_for_the_page_to_be_quiet_but_not_for_ever() {
-        let s = Duration::from_secs;
-        assert_eq!(wait_before_trim(s(10), s(0)), None, "quiet long enough");
-        assert_eq!(wait_before_trim(QUIET_FOR, s(0)), None);
-        assert_eq!(wait_before_trim(s(1), s(0)), Some(QUIET_FOR - s(1)), "waits out the rest of the quiet");
-        assert_eq!(wait_before_trim(Duration::ZERO, s(0)), Some(QUIET_FOR));
+        let ms = Duration::from_millis;
+        assert_eq!(wait_before_trim(QUIET_FOR * 10, ms(0)), None, "quiet long enough");
+        assert_eq!(wait_before_trim(QUIET_FOR, ms(0)), None);
+        assert_eq!(
+            wait_before_trim(QUIET_FOR / 3, ms(0)),
+            Some(QUIET_FOR - QUIET_FOR / 3),
+            "waits out the rest of the quiet"
+        );
+        assert_eq!(wait_before_trim(Duration::ZERO, ms(0)), Some(QUIET_FOR));
         assert_eq!(wait_before_trim(Duration::ZERO, QUIET_AT_MOST), None, "a busy page still gets its trim");
-        assert_eq!(wait_before_trim(Duration::ZERO, QUIET_AT_MOST - s(1)), Some(s(1)));
+        assert_eq!(wait_before_trim(Duration::ZERO, QUIET_AT_MOST - ms(100)), Some(ms(100)));
+    }
+
+    #[test]
+    fn an_app_left_alone_stops_trimming_once_nothing_is_released() {
+        assert!(trim_due(true, false), "the last trim released memory: there may be more");
+        assert!(trim_due(false, true), "the page was busy since: new garbage");
+        assert!(!trim_due(false, false), "nothing released and nothing done");
     }
 
     #[test]

@@ -1090,11 +1090,10 @@ struct KnownRow {
 
 /// Reconcile's snapshot of the index: rows sorted by path, the paths in one shared buffer.
 ///
-/// Why one buffer: as 100,000 separate strings the paths were as many small allocations, and
-/// when reconcile ended they stayed behind as ~8 MiB of free fragments in the allocator's heap —
-/// resident until the app's next heap trim, which waits for the page to be quiet, so through a
-/// whole first session of searching and scrolling. Two large allocations (the buffer and the
-/// rows) go straight back to the OS when the snapshot is dropped.
+/// Why one buffer: as separate strings the paths were one small allocation each (100,000 of
+/// them, a few MB, at 100,000 images), left behind as free fragments in the allocator's heap when
+/// reconcile ended, resident until the app's next heap trim. Two large allocations (the buffer
+/// and the rows) go straight back to the OS when the snapshot is dropped.
 struct Known {
     paths: String,
     rows: Vec<(std::ops::Range<usize>, KnownRow)>,
