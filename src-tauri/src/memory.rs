@@ -24,9 +24,10 @@
 //! is rarely quiet for 3 s): ~8–10 MiB of the app's memory while searching and scrolling
 //! (BENCHMARKS.md figure 6b). Every 10 s there is little each time: trims in the bench's
 //! searching and scrolling took 0.1–2.8 ms (median ~0.6 ms), including the page-cache shrink,
-//! so they no longer need a long quiet. (Back when the garbage was ~45 MiB, one trim in the middle
-//! of a scroll froze the window for one frame of 150–190 ms.) Commands and thumbnail requests
-//! (`thumb:`) are the activity the app sees.
+//! so they no longer need a long quiet; the bench's scroll, with trims landing in it at most 10 s
+//! apart, had no frame over 56 ms. (When trims came once a minute, with far more to give back, one
+//! in the middle of a scroll froze the window for a frame of 150–190 ms.) Commands and thumbnail
+//! requests (`thumb:`) are the activity the app sees.
 //!
 //! JavaScriptCore in WebKit's web process (Linux): [`tune_web_process_gc`] turns its generational
 //! collector off, so every collection is a full one. With it on, the page's removed DOM nodes
