@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::gallery::GalleryResult;
-use crate::results::{AppGallery, AppLaunch, AppMemory, AppResult, AppStats, Results};
+use crate::results::{AppDirectMemory, AppGallery, AppLaunch, AppMemory, AppResult, AppStats, Results};
 use crate::stats::Summary;
 
 /// `12.3 ms`, `1.23 s`.
@@ -708,7 +708,7 @@ fn app_gallery_rows(g: &AppGallery) -> Vec<(String, String, String, String)> {
         ));
     }
     let (label, memory) = match direct_memory(g) {
-        Some(m) => ("started directly, driven by keyboard and mouse", Some(m)),
+        Some((_, m)) => ("started directly, driven by keyboard and mouse", Some(m)),
         None => ("through WebDriver", g.memory.as_ref()),
     };
     if let Some(m) = memory {
@@ -722,9 +722,10 @@ fn app_gallery_rows(g: &AppGallery) -> Vec<(String, String, String, String)> {
     rows
 }
 
-/// The memory pass without WebDriver, when it was measured.
-fn direct_memory(g: &AppGallery) -> Option<&AppMemory> {
-    g.direct_memory.as_ref().filter(|d| d.measured).and_then(|d| d.memory.as_ref()).filter(|m| m.samples > 0)
+/// The memory pass without WebDriver and its memory, when it was measured.
+fn direct_memory(g: &AppGallery) -> Option<(&AppDirectMemory, &AppMemory)> {
+    let d = g.direct_memory.as_ref().filter(|d| d.measured)?;
+    d.memory.as_ref().filter(|m| m.samples > 0).map(|m| (d, m))
 }
 
 /// The judged memory row (`how` opens the parenthesis that the process and sample counts close),
@@ -898,8 +899,7 @@ fn app_gallery(o: &mut String, g: Option<&AppGallery>) {
         let _ = writeln!(o, "| … frame interval while scrolling, p50 / p95 | {} | | |", st(&sc.frame_ms));
     }
     // The judged figure: the pass without WebDriver when it was measured, else the WebDriver pass.
-    let direct = g.direct_memory.as_ref();
-    if let (Some(m), Some(d)) = (direct_memory(g), direct) {
+    if let Some((d, m)) = direct_memory(g) {
         let how = format!(
             ", app started directly and driven by keyboard and mouse ({} searches, then {} PageDowns to tile {};",
             d.queries,
@@ -916,7 +916,7 @@ fn app_gallery(o: &mut String, g: Option<&AppGallery>) {
             memory_phase_rows(o, w);
         }
     } else {
-        if let Some(note) = direct.filter(|d| !d.measured).and_then(|d| d.note.as_deref()) {
+        if let Some(note) = g.direct_memory.as_ref().filter(|d| !d.measured).and_then(|d| d.note.as_deref()) {
             let _ = writeln!(
                 o,
                 "| memory, app started directly and driven by keyboard and mouse | not measured: {note} | | |"
@@ -945,7 +945,7 @@ fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::{AppDirectMemory, AppFirstPage, AppPhaseMemory};
+    use crate::results::{AppFirstPage, AppPhaseMemory};
 
     #[test]
     fn the_direct_launch_is_the_judged_first_page_figure() {
